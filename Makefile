@@ -1,0 +1,48 @@
+# The verbs a newcomer types. Everything runs as root on Debian 12 (the sandbox needs
+# network namespaces); the Python side lives in .venv.
+PY        ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+HOSTS     ?= 3
+SB        := tests/sandbox
+
+.PHONY: install test unit lint demo sandbox sandbox-down bench clean
+
+$(BIN)/phoenix: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/phoenix ## create .venv with phoenix and the dev tools
+
+unit: install ## fast tests, no sandbox
+	$(BIN)/pytest -q -m "not sandbox"
+
+test: install ## all tests: unit + sandbox integration (builds and starts sandbox hosts)
+	bash $(SB)/prereqs.sh
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check phoenix_remote tests bench
+	$(BIN)/mypy phoenix_remote
+
+sandbox: install ## start HOSTS sandbox hosts; writes .sandbox/hosts.json + inventory.yaml
+	bash $(SB)/prereqs.sh
+	$(BIN)/python -m tests.sandbox up $(HOSTS)
+
+sandbox-down: ## stop every sandbox host and remove all it created
+	$(PY) -m tests.sandbox down
+
+demo: sandbox-demo-host ## one sandbox host: plan, apply, verify
+	bash $(SB)/demo.sh
+
+sandbox-demo-host: install
+	bash $(SB)/prereqs.sh
+	$(BIN)/python -m tests.sandbox up 1
+
+bench: install
+	$(BIN)/python bench/verify_fleet.py
+
+clean: sandbox-down
+	rm -rf $(VENV) .sandbox

@@ -1,0 +1,3 @@
+from phoenix_remote.cli.main import run
+
+run()

@@ -1,0 +1,237 @@
+"""Typed, frozen models of the hypervisor configuration and of one resolved host.
+
+Shape is checked first by jsonschema (etc/hypervisor_config.schema.json); these models
+give the rest of the code typed access, and `meaning_problems` checks what a schema
+cannot: references that must resolve, PVE's storage rules, drive layouts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from phoenix_remote.config.secrets import Secret
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Logging(Frozen):
+    log_file: str
+    logrotate_file: str
+    logrotate: tuple[str, ...]
+
+
+class Retry(Frozen):
+    attempts: int
+    delay_seconds: float
+
+
+class Apt(Frozen):
+    sources_list: str
+    disable_lists: tuple[str, ...]
+    repositories: tuple[str, ...]
+    dist_upgrade: bool
+
+
+class Time(Frozen):
+    timezone: str
+    ntp_package: str
+    ntp_service: str
+
+
+class Network(Frozen):
+    hostname: str
+    interface: str
+    address: str
+    gateway: str
+    dns: str
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/")[0]
+
+
+class Firewall(Frozen):
+    package: str
+    allow: tuple[str, ...]
+
+
+class Nvidia(Frozen):
+    enabled: bool
+    when_no_gpu: Literal["fail", "skip"]
+    required_pve_major: int
+    required_debian_major: int
+    blacklist_file: str
+    blacklist_lines: tuple[str, ...]
+    header_packages: tuple[str, ...]
+    repository_file: str
+    repository: str
+    repository_key_url: str
+    driver_package: str
+    extra_packages: tuple[str, ...]
+    reboot: bool
+    update_system_before_reboot: bool
+
+
+class AdminUser(Frozen):
+    username: str
+    shell: str
+    group: str
+    password_secret: str | None
+    ssh_public_key_file: str | None
+    pve_realm: str
+    pve_role: str
+    pve_acl_path: str
+
+    @property
+    def pve_userid(self) -> str:
+        return f"{self.username}@{self.pve_realm}"
+
+
+class Pool(Frozen):
+    enabled: bool
+    layout: Literal["mirror", "single"]
+    drive_count: int
+
+
+class Zfs(Frozen):
+    package: str
+    pool_options: dict[str, str]
+    filesystem_options: dict[str, str]
+    mountpoint_rule: str
+    pools: dict[str, Pool]
+    datasets: dict[str, dict[str, dict[str, str]]]
+
+    def mountpoint(self, dataset_path: str) -> str:
+        pool, _, name = dataset_path.partition("/")
+        return self.mountpoint_rule.format(pool=pool, dataset=name)
+
+    def dataset_paths(self) -> list[str]:
+        return [f"{pool}/{name}" for pool, sets in self.datasets.items() for name in sets]
+
+
+class Storage(Frozen):
+    dataset_map: dict[str, str]
+    default_type: str
+    default_content: str
+    unused_default_ids: dict[str, str]
+    nfs_mount_base: str
+    nfs_mount_options: str
+
+    def type_and_content(self, dataset_path: str) -> tuple[str, tuple[str, ...]]:
+        """The original's rule: type missing -> default_type, content missing -> default."""
+        raw = self.dataset_map.get(dataset_path, "")
+        kind, _, content = raw.partition(":")
+        kind = kind or self.default_type
+        return kind, tuple((content or self.default_content).split(","))
+
+    @staticmethod
+    def storage_id(dataset_path: str) -> str:
+        """`quickOS/vm-disks` -> `vm-disks`: slashes become dashes, pool prefix dropped."""
+        pool, _, rest = dataset_path.partition("/")
+        return rest.replace("/", "-")
+
+
+class NfsExport(Frozen):
+    dataset: str
+    subnet: str | None = None
+    options: str | None = None
+
+
+class Nfs(Frozen):
+    packages: tuple[str, ...]
+    required_pools: tuple[str, ...]
+    subnet: str
+    default_options: str
+    exports: tuple[NfsExport, ...]
+
+
+class SambaShare(Frozen):
+    dataset: str
+    options: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.dataset.rsplit("/", 1)[-1]
+
+
+class Samba(Frozen):
+    user: str
+    password_secret: str
+    packages: tuple[str, ...]
+    global_: dict[str, str] = Field(alias="global")
+    shares: tuple[SambaShare, ...]
+
+
+class HypervisorConfig(Frozen):
+    schema_ref: str | None = Field(default=None, alias="$schema")
+    version: Literal[1]
+    secrets: dict[str, dict]
+    logging: Logging
+    ledger_path: str
+    retry: Retry
+    apt: Apt
+    base_packages: tuple[str, ...]
+    samba_packages: tuple[str, ...]
+    time: Time
+    network: Network
+    firewall: Firewall
+    nvidia: Nvidia
+    admin_user: AdminUser
+    zfs: Zfs
+    storage: Storage
+    nfs: Nfs
+    samba: Samba
+    final_reboot: Literal["never", "when-needed", "always"]
+
+
+class Drive(Frozen):
+    path: str
+    wipe: bool = False
+
+
+class SshTarget(Frozen):
+    user: str = "root"
+    port: int = 22
+    key_file: str | None = None
+    alias: str | None = None  # a Host entry of ~/.ssh/config
+    host_key_fingerprint: str | None = None  # "SHA256:..." pinned in the inventory
+    connect_timeout: float = 10.0
+    command_timeout: float = 1800.0
+
+
+class ApiTarget(Frozen):
+    url: str | None = None  # default https://<address>:8006
+    ca_file: str | None = None  # default: fetch /etc/pve/pve-root-ca.pem over SSH
+    token_id: str | None = None  # user@realm!tokenname
+    token_secret: dict | None = None  # secret source
+    user: str | None = None
+    password: dict | None = None  # secret source
+    timeout: float = 30.0
+
+
+class HostConfig(Frozen):
+    """One host, resolved once: inventory defaults < group < host < CLI over the config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str
+    address: str
+    groups: tuple[str, ...]
+    ssh: SshTarget
+    api: ApiTarget
+    drives: dict[str, tuple[Drive, ...]]
+    config: HypervisorConfig
+    secrets: dict[str, Secret] = Field(default_factory=dict)  # resolved values, masked
+
+    @property
+    def api_url(self) -> str:
+        return self.api.url or f"https://{self.address}:8006"
+
+
+def network_contains(subnet: str, ip: str) -> bool:
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(subnet, strict=False)

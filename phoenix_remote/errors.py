@@ -1,0 +1,71 @@
+"""The one error tree of phoenix_remote.
+
+    PhoenixError                 anything we raise on purpose; never shown as a traceback
+    ├── ConfigError              bad config/inventory/secret: carries every Problem found
+    ├── HostError                a host could not be reached or answered unexpectedly
+    │   ├── CommandFailed        a remote command exited non-zero
+    │   ├── HostKeyError         unknown or changed SSH host key
+    │   └── LockBusy             another run holds the host's ledger lock
+    ├── ApiError                 the Proxmox API refused a call (carries PVE's message)
+    ├── ProbeUnknown             a probe could not tell the state ("unknown" is not "absent")
+    └── StepFailed               a step refused its input or did not converge
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PhoenixError(Exception):
+    """Base of every error phoenix_remote raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation: where, what was found, what is expected."""
+
+    source: str  # file name, or "inventory host <name>"
+    path: str  # JSON path such as $.zfs.pools.quickOS
+    message: str  # what was found and what is expected / the fix
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.path}: {self.message}"
+
+
+class ConfigError(PhoenixError):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class HostError(PhoenixError):
+    pass
+
+
+class CommandFailed(HostError):
+    def __init__(self, host: str, argv_shown: str, code: int, stderr: str):
+        self.host, self.argv_shown, self.code, self.stderr = host, argv_shown, code, stderr
+        super().__init__(f"{host}: `{argv_shown}` exited {code}: {stderr.strip()[-800:]}")
+
+
+class HostKeyError(HostError):
+    pass
+
+
+class LockBusy(HostError):
+    pass
+
+
+class ApiError(PhoenixError):
+    def __init__(self, status: int, message: str, errors: dict | None = None):
+        self.status, self.message, self.errors = status, message, errors or {}
+        detail = "".join(f"; {k}: {v}" for k, v in sorted(self.errors.items()))
+        super().__init__(f"Proxmox API {status}: {message}{detail}")
+
+
+class ProbeUnknown(PhoenixError):
+    pass
+
+
+class StepFailed(PhoenixError):
+    pass
