@@ -1,0 +1,31 @@
+"""python -m tests.sandbox up N [--gpu-less 2,3] | down | purge I | status"""
+
+import sys
+
+from tests.sandbox import lab
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    cmd = argv[0]
+    if cmd == "up":
+        n = int(argv[1]) if len(argv) > 1 else 3
+        gpu_less = tuple(int(x) for x in argv[argv.index("--gpu-less") + 1].split(",")) \
+            if "--gpu-less" in argv else ()
+        lab.up(n, gpu_less)
+    elif cmd == "down":
+        lab.down()
+    elif cmd == "purge":
+        lab.purge(int(argv[1]))
+    elif cmd == "build":
+        lab.build()
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

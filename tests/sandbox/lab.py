@@ -1,0 +1,304 @@
+"""Start, stop and describe sandbox hosts (`python -m tests.sandbox up N | down | ...`).
+
+A host's disk is $SB_BASE/hosts/sbI/upper; what the user and the tests need to reach the
+hosts is written to .sandbox/ in the project: hosts.json, inventory.yaml, secrets/ (one file
+per secret, mode 600) and the SSH keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from tests.sandbox import ca, mirror
+from tests.sandbox.paths import (
+    BASE,
+    BRIDGE_IP,
+    GATEWAY,
+    GUEST,
+    HERE,
+    STATE,
+    SUBNET,
+    host_ip,
+    host_name,
+    run,
+)
+
+ENV = dict(os.environ, SB_BASE=str(BASE))
+HOSTS = BASE / "hosts"
+FLEET = HERE / "fleet.sh"
+SSH_KEY = STATE / "id_ed25519"
+ADMIN_KEY = STATE / "admin_id_ed25519"
+SECRETS = STATE / "secrets"
+SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
+            "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=2"]
+
+
+def fleet(*args: object, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(FLEET), *map(str, args)], env=ENV, check=check,
+                          capture_output=True, text=True)
+
+
+def uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+def running(i: int) -> bool:
+    pid = HOSTS / host_name(i) / "supervisor.pid"
+    try:
+        os.kill(int(pid.read_text()), 0)
+        return True
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return False
+
+
+def any_running() -> bool:
+    return any(running(int(d.name[2:])) for d in HOSTS.glob("sb*") if d.name[2:].isdigit())
+
+
+# ------------------------------------------------------------------------- images
+def build() -> None:
+    """Rootfs (cached), CA, mirror and the custom layer; each step skips when current."""
+    run(["bash", HERE / "build-rootfs.sh"], env=ENV, capture_output=False)
+    ca.ensure_ca(BASE / "ca")
+    if not (BASE / "ca" / "mirror.pem").exists():
+        ca.issue(BASE / "ca", BASE / "ca", mirror.HOSTNAMES + [BRIDGE_IP], "mirror")
+    mirror.build(BASE / "rootfs")
+    stamp = _layer_stamp()
+    stamp_file = BASE / "custom.stamp"
+    if stamp_file.exists() and stamp_file.read_text() == stamp:
+        return
+    if any_running():
+        print("sandbox: stand-ins changed but hosts are running; run 'make sandbox-down' to "
+              "pick the changes up")
+        return
+    run(["bash", HERE / "customize.sh", *mirror.fake_deb_paths()], env=ENV)
+    stamp_file.write_text(stamp)
+
+
+def _layer_stamp() -> str:
+    h = hashlib.sha256()
+    for f in sorted(GUEST.glob("*")) + [HERE / "customize.sh", HERE / "mirror.py",
+                                         BASE / "mirror" / "mirror-key.gpg", BASE / "ca/ca.pem"]:
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------- host disks
+def drives_of(i: int) -> dict[str, dict]:
+    """Four fake NVMe drives per host; the fourth carries an old ext4 partition."""
+    s = f"{i:03d}"
+    return {
+        "nvme0n1": {"size": 2000398934016, "model": "Samsung SSD 990 PRO 2TB",
+                    "serial": f"S7KHNJ0W{s}001A", "eui": f"eui.0025385b71b0{s}1",
+                    "partitions": [], "fstype": None},
+        "nvme1n1": {"size": 2000398934016, "model": "Samsung SSD 990 PRO 2TB",
+                    "serial": f"S7KHNJ0W{s}002B", "eui": f"eui.0025385b71b0{s}2",
+                    "partitions": [], "fstype": None},
+        "nvme2n1": {"size": 4000787030016, "model": "WD_BLACK SN850X 4000GB",
+                    "serial": f"23101A8{s}01", "eui": f"eui.e8238fa6bf53{s}1",
+                    "partitions": [], "fstype": None},
+        "nvme3n1": {"size": 1000204886016, "model": "CT1000P5PSSD8",
+                    "serial": f"2100{s}01", "eui": f"eui.6479a7fa0000{s}1",
+                    "partitions": [{"n": 1, "fstype": "ext4", "label": None}],
+                    "fstype": None},
+    }
+
+
+def by_id(d: dict) -> str:
+    model = "".join(c if c.isalnum() or c in "._-" else "_" for c in d["model"])
+    return f"/dev/disk/by-id/nvme-{model}_{d['serial']}"
+
+
+def seed_disk(i: int, gpu: bool = True) -> None:
+    """First start of host i: identity, root's key, drives, GPU. Written to the upper dir
+    while nothing is mounted on it."""
+    name, up = host_name(i), HOSTS / host_name(i) / "upper"
+    if (up / "etc/hostname").exists():
+        return
+    (up / "etc").mkdir(parents=True, exist_ok=True)
+    (up / "etc/hostname").write_text(name + "\n")
+    names = " ".join(mirror.HOSTNAMES)
+    (up / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n{host_ip(i)}\t{name}\n"
+                                  f"# sandbox: the package mirror answers for these names\n"
+                                  f"{BRIDGE_IP}\t{names}\n")
+    ssh_dir = up / "root/.ssh"
+    ssh_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    (up / "root").chmod(0o700)
+    shutil.copy(f"{SSH_KEY}.pub", ssh_dir / "authorized_keys")
+    (ssh_dir / "authorized_keys").chmod(0o600)
+    state = up / "var/lib/sandbox"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "drives.json").write_text(json.dumps(drives_of(i), indent=1))
+    if gpu:
+        (state / "gpu").write_text("NVIDIA Corporation AD102 [GeForce RTX 4090]\n")
+
+
+def ensure_keys_and_secrets() -> None:
+    STATE.mkdir(exist_ok=True)
+    SECRETS.mkdir(mode=0o700, exist_ok=True)
+    for key in (SSH_KEY, ADMIN_KEY):
+        if not key.exists():
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"sandbox {key.name}",
+                 "-f", key])
+    for name in ("admin_password", "smb_password"):
+        write_secret(name, secrets.token_urlsafe(12) + "!")
+
+
+def write_secret(name: str, value: str, replace: bool = False) -> Path:
+    path = SECRETS / name
+    if replace or not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------- lifecycle
+def wait_ssh(indexes: list[int], deadline_s: float = 90) -> None:
+    end = uptime() + deadline_s
+    for i in indexes:
+        while True:
+            ok = subprocess.run(["ssh", *SSH_OPTS, "-i", str(SSH_KEY), f"root@{host_ip(i)}",
+                                 "systemctl is-system-running --wait >/dev/null 2>&1; true"],
+                                capture_output=True, timeout=60).returncode == 0
+            if ok:
+                break
+            if uptime() > end:
+                log = (HOSTS / host_name(i) / "console.log").read_text()[-3000:]
+                raise RuntimeError(f"sandbox host {host_name(i)} did not answer SSH within "
+                                   f"{deadline_s:.0f} s; console:\n{log}")
+            time.sleep(0.2)
+
+
+def start_mirror() -> None:
+    pidfile = BASE / "mirror.pid"
+    if pidfile.exists():
+        try:
+            os.kill(int(pidfile.read_text()), 0)
+            return
+        except (ProcessLookupError, ValueError):
+            pass
+    log = open(BASE / "mirror.log", "a")
+    proc = subprocess.Popen(["python3", "-m", "tests.sandbox.mirror_server"], cwd=HERE.parents[1],
+                            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    pidfile.write_text(str(proc.pid))
+    for _ in range(50):
+        with socket.socket() as s:
+            if s.connect_ex((BRIDGE_IP, 80)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"mirror server did not start; see {BASE / 'mirror.log'}")
+
+
+def stop_mirror() -> None:
+    pidfile = BASE / "mirror.pid"
+    try:
+        os.kill(int(pidfile.read_text()), 15)
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
+    pidfile.unlink(missing_ok=True)
+
+
+def up(n: int, gpu_less: tuple[int, ...] = ()) -> list[dict]:
+    t0 = uptime()
+    build()
+    ensure_keys_and_secrets()
+    indexes = list(range(1, n + 1))
+    for i in indexes:
+        seed_disk(i, gpu=i not in gpu_less)
+    for i in indexes:
+        fleet("start", i)
+    start_mirror()
+    wait_ssh(indexes)
+    for i in indexes:
+        set_root_password(i)
+    hosts = describe(indexes)
+    write_state(hosts)
+    print(f"sandbox: {n} host(s) up in {uptime() - t0:.1f} s: "
+          + ", ".join(f"{h['name']} {h['address']}" for h in hosts))
+    return hosts
+
+
+def set_root_password(i: int) -> None:
+    name = host_name(i)
+    marker = HOSTS / name / "upper/var/lib/sandbox/root-password-set"
+    path = write_secret(f"{name}-root-password", secrets.token_urlsafe(12) + "!")
+    if marker.exists():
+        return
+    subprocess.run(["bash", str(FLEET), "exec", str(i), "chpasswd"], env=ENV, check=True,
+                   input=f"root:{path.read_text().strip()}\n", text=True, capture_output=True)
+    subprocess.run(["bash", str(FLEET), "exec", str(i), "touch",
+                    "/var/lib/sandbox/root-password-set"], env=ENV, check=True)
+
+
+def host_key_fingerprint(i: int) -> str:
+    pub = (HOSTS / host_name(i) / "upper/etc/ssh/ssh_host_ed25519_key.pub").read_text()
+    blob = base64.b64decode(pub.split()[1])
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def describe(indexes: list[int]) -> list[dict]:
+    out = []
+    for i in indexes:
+        name = host_name(i)
+        drives = drives_of(i)
+        out.append({
+            "name": name, "address": host_ip(i), "ssh_user": "root", "ssh_key": str(SSH_KEY),
+            "ssh_port": 22, "host_key_fingerprint": host_key_fingerprint(i),
+            "api_url": f"https://{host_ip(i)}:8006",
+            "ca_file": str(STATE / "ca" / f"{name}-pve-root-ca.pem"),
+            "root_password_file": str(SECRETS / f"{name}-root-password"),
+            "drives": [by_id(d) for d in drives.values()],
+        })
+    return out
+
+
+def write_state(hosts: list[dict]) -> None:
+    (STATE / "hosts.json").write_text(json.dumps(hosts, indent=2) + "\n")
+    lines = [
+        "# Generated by `make sandbox`: the sandbox hosts as a phoenix inventory.",
+        "defaults:",
+        f"  ssh: {{user: root, key_file: {SSH_KEY}}}",
+        "  secrets:",
+        "    admin_password: {file: secrets/admin_password}",
+        "    smb_password: {file: secrets/smb_password}",
+        "hosts:",
+    ]
+    for h in hosts:
+        d = drives_of(int(h["name"][2:]))
+        lines += [
+            f"  {h['name']}:",
+            f"    address: {h['address']}",
+            f"    ssh: {{host_key_fingerprint: '{h['host_key_fingerprint']}'}}",
+            f"    api: {{user: root@pam, password: {{file: secrets/{h['name']}-root-password}}}}",
+            "    drives:",
+            f"      quickOS: [{by_id(d['nvme0n1'])}, {by_id(d['nvme1n1'])}]",
+            f"      fastData: [{by_id(d['nvme2n1'])}]",
+            "    config:",
+            f"      network: {{hostname: phoenix-{h['name']}, interface: eth0, "
+            f"address: {h['address']}/24, gateway: {GATEWAY}, dns: {BRIDGE_IP}}}",
+            f"      nfs: {{subnet: {SUBNET}.0/24}}",
+            f"      admin_user: {{ssh_public_key_file: {ADMIN_KEY}.pub}}",
+        ]
+    (STATE / "inventory.yaml").write_text("\n".join(lines) + "\n")
+
+
+def down() -> None:
+    fleet("down", check=False)
+    stop_mirror()
+
+
+def purge(i: int) -> None:
+    """Factory reset of one host: stop it and delete its disk."""
+    fleet("stop", i, check=False)
+    shutil.rmtree(HOSTS / host_name(i), ignore_errors=True)

@@ -1,0 +1,182 @@
+"""The sandbox's package mirror: Debian, Proxmox and NVIDIA repositories, served inside it.
+
+Real Debian packages the steps install (s-tui and what it needs beyond the rootfs) are
+fetched with `apt-get download` from Debian's archive on this machine; what Debian lacks
+(Proxmox headers, the NVIDIA driver, ZFS tools, pveversion) is built here as small real
+.debs carrying the sandbox stand-ins. Release files are signed: the Debian and Proxmox
+suites with a key the hosts trust, the CUDA repository with its own key that a host trusts
+only after the NVIDIA step imports it from the key URL, as on a real node.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.sandbox.paths import BASE, GUEST, KREL, run
+
+MIRROR = BASE / "mirror"
+WWW = MIRROR / "www"
+GNUPG = MIRROR / "gnupg"
+REAL_PACKAGES = ["s-tui"]
+GUEST_LIB = "/usr/local/lib/sandbox"
+
+# name -> (version, repo, depends, {path in package: symlink target or file text}, postinst)
+FAKE_DEBS: dict[str, tuple[str, str, str, dict[str, str], str]] = {
+    "zfsutils-linux": ("2.2.7-pve2", "pve", "", {
+        "usr/sbin/zpool": f"->{GUEST_LIB}/sbzfs.py", "usr/sbin/zfs": f"->{GUEST_LIB}/sbzfs.py",
+    }, ""),
+    "pve-manager": ("8.4.1", "pve", "", {"usr/bin/pveversion": f"->{GUEST_LIB}/sbhw.py"}, ""),
+    f"proxmox-headers-{KREL}": ("6.8.12-10", "pve", "", {
+        f"usr/src/linux-headers-{KREL}/Makefile": "# sandbox kernel headers\n",
+        f"lib/modules/{KREL}/build": f"->/usr/src/linux-headers-{KREL}",
+    }, ""),
+    "proxmox-default-headers": ("1.1.0", "pve", f"proxmox-headers-{KREL}", {}, ""),
+    "pve-headers": ("8.4.0", "pve", "proxmox-default-headers", {}, ""),
+    "nvidia-open-575.57.08": ("575.57.08-1", "cuda", "", {
+        "usr/src/nvidia-575.57.08/dkms.conf": 'PACKAGE_NAME="nvidia"\nPACKAGE_VERSION='
+                                              '"575.57.08"\nAUTOINSTALL="yes"\n',
+        "usr/bin/nvidia-smi": f"->{GUEST_LIB}/sbhw.py",
+    }, f"dkms autoinstall -k {KREL} >/dev/null 2>&1 || true\n"),
+    "nvtop": ("3.0.1-1", "debian", "", {"usr/bin/nvtop": "#!/bin/sh\necho 'nvtop 3.0.1'\n"}, ""),
+}
+PREINSTALLED = ["zfsutils-linux", "pve-manager"]  # what a fresh PVE node already has
+
+# repository -> (directory under www, suite path, component or None for a flat repo)
+REPOS = {
+    "debian": ("debian", "bookworm", "main contrib"),
+    "debian-updates": ("debian", "bookworm-updates", "main contrib"),
+    "security": ("debian-security", "bookworm-security", "main contrib"),
+    "pve": ("debian/pve", "bookworm", "pve-no-subscription"),
+    "ceph": ("debian/ceph-quincy", "bookworm", "no-subscription"),
+    "cuda": ("compute/cuda/repos/debian12/x86_64", None, None),
+}
+HOSTNAMES = ["deb.debian.org", "ftp.debian.org", "security.debian.org", "download.proxmox.com",
+             "developer.download.nvidia.com"]
+CUDA_KEY_NAME = "3bf863cc.pub"
+
+
+def gpg(*args: str, **kw) -> subprocess.CompletedProcess:
+    return run(["gpg", "--homedir", str(GNUPG), "--batch", "--quiet", *args], **kw)
+
+
+def ensure_keys() -> None:
+    if (GNUPG / "done").exists():
+        return
+    shutil.rmtree(GNUPG, ignore_errors=True)
+    GNUPG.mkdir(parents=True, mode=0o700)
+    for uid in ("Phoenix Sandbox Mirror <mirror@sandbox.invalid>",
+                "Sandbox CUDA repository <cuda@sandbox.invalid>"):
+        gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
+    (GNUPG / "done").touch()
+
+
+def build_fake_deb(name: str, out_dir: Path) -> Path:
+    version, _repo, depends, files, postinst = FAKE_DEBS[name]
+    root = MIRROR / "build" / name
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "DEBIAN").mkdir(parents=True)
+    control = (f"Package: {name}\nVersion: {version}\nArchitecture: amd64\n"
+               f"Maintainer: Phoenix sandbox <sandbox@sandbox.invalid>\n"
+               f"Description: sandbox stand-in for {name}\n")
+    if depends:
+        control += f"Depends: {depends}\n"
+    (root / "DEBIAN/control").write_text(control)
+    if postinst:
+        (root / "DEBIAN/postinst").write_text("#!/bin/sh\nset -e\n" + postinst)
+        (root / "DEBIAN/postinst").chmod(0o755)
+    for rel, content in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if content.startswith("->"):
+            target.symlink_to(content[2:])
+        else:
+            target.write_text(content)
+            target.chmod(0o755 if content.startswith("#!") else 0o644)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    deb = out_dir / f"{name}_{version}_amd64.deb"
+    run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)])
+    return deb
+
+
+def fetch_real_debs(rootfs: Path, out_dir: Path) -> None:
+    """apt-get download the packages (and dependencies) the rootfs does not have."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(out_dir.glob("s-tui_*.deb")):
+        return
+    sim = run(["apt-get", "install", "--simulate", "--no-install-recommends",
+               "-o", f"Dir::State::status={rootfs}/var/lib/dpkg/status", *REAL_PACKAGES])
+    wanted = [line.split()[1] for line in sim.stdout.splitlines() if line.startswith("Inst ")]
+    run(["apt-get", "download", "-q", *wanted], cwd=out_dir)
+
+
+def pool_dir(repo: str) -> Path:
+    base, suite, _ = REPOS[repo]
+    return WWW / base / ("pool" if suite else "")
+
+
+def index(repo: str) -> None:
+    base, suite, component = REPOS[repo]
+    top = WWW / base
+    key = "Sandbox CUDA" if repo == "cuda" else "Phoenix Sandbox Mirror"
+    if suite is None:  # flat repository: Packages beside the .debs
+        top.mkdir(parents=True, exist_ok=True)
+        packages = run(["apt-ftparchive", "packages", "."], cwd=top).stdout
+        _write_packages(top, packages)
+        release_dir, opts = top, []
+    else:
+        pool = f"pool/{repo}"
+        (top / pool).mkdir(parents=True, exist_ok=True)
+        packages = run(["apt-ftparchive", "packages", pool], cwd=top).stdout
+        for comp in component.split():  # the first component holds the packages
+            bin_dir = top / "dists" / suite / comp / "binary-amd64"
+            bin_dir.mkdir(parents=True, exist_ok=True)
+            _write_packages(bin_dir, packages if comp == component.split()[0] else "")
+        release_dir = top / "dists" / suite
+        opts = [f"-oAPT::FTPArchive::Release::{k}={v}" for k, v in (
+            ("Suite", suite), ("Codename", suite), ("Components", component),
+            ("Architectures", "amd64"), ("Origin", "sandbox"), ("Label", repo))]
+    for stale in ("Release", "InRelease", "Release.gpg"):
+        (release_dir / stale).unlink(missing_ok=True)
+    release = run(["apt-ftparchive", *opts, "release", "."], cwd=release_dir).stdout
+    (release_dir / "Release").write_text(release)
+    gpg("--yes", "--local-user", key, "--clearsign", "-o", str(release_dir / "InRelease"),
+        str(release_dir / "Release"))
+    gpg("--yes", "--local-user", key, "-abs", "-o", str(release_dir / "Release.gpg"),
+        str(release_dir / "Release"))
+
+
+def _write_packages(directory: Path, text: str) -> None:
+    (directory / "Packages").write_text(text)
+    with gzip.open(directory / "Packages.gz", "wt") as f:
+        f.write(text)
+
+
+def build(rootfs: Path) -> None:
+    """Build (or refresh) the whole mirror; cheap when the real .debs are cached."""
+    ensure_keys()
+    for name, (_v, repo, *_rest) in FAKE_DEBS.items():
+        dest = pool_dir(repo) / (repo if REPOS[repo][1] else "")
+        build_fake_deb(name, dest)
+    fetch_real_debs(rootfs, pool_dir("debian") / "debian")
+    for repo in REPOS:
+        index(repo)
+    gpg("--yes", "-o", str(MIRROR / "mirror-key.gpg"), "--export", "Phoenix Sandbox Mirror")
+    armored = gpg("--armor", "--export", "Sandbox CUDA").stdout
+    (WWW / REPOS["cuda"][0] / CUDA_KEY_NAME).write_text(armored)
+
+
+def fake_deb_paths() -> list[Path]:
+    out = []
+    for name in PREINSTALLED:
+        _v, repo, *_ = FAKE_DEBS[name]
+        out += sorted((pool_dir(repo) / repo).glob(f"{name}_*.deb"))
+    return out
+
+
+if __name__ == "__main__":
+    build(BASE / "rootfs")
+    print("mirror built under", WWW, os.listdir(WWW))
