@@ -26,6 +26,8 @@ in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEN
 L=/usr/local/lib/sandbox
 install -d "$R$L"
 install -m 0755 "$HERE"/guest/*.py "$R$L/"
+install -m 0644 "$HERE"/../../phoenix_remote/data/pve-8.4-endpoints.json \
+    "$HERE"/../../phoenix_remote/data/pve-8-storage-types.json "$R$L/"
 ln -sf sbhw.py "$R$L/sb-boot"
 
 # fake packages a fresh PVE node already has (zfsutils-linux, pve-manager)

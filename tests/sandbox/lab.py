@@ -86,7 +86,9 @@ def build() -> None:
 
 def _layer_stamp() -> str:
     h = hashlib.sha256()
-    for f in sorted(GUEST.glob("*")) + [HERE / "customize.sh", HERE / "mirror.py",
+    data = HERE.parents[1] / "phoenix_remote" / "data"
+    for f in sorted(GUEST.glob("*.py")) + [HERE / "customize.sh", HERE / "mirror.py",
+                                           data / "pve-8.4-endpoints.json",
                                          BASE / "mirror" / "mirror-key.gpg", BASE / "ca/ca.pem"]:
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()
@@ -222,6 +224,8 @@ def up(n: int, gpu_less: tuple[int, ...] = ()) -> list[dict]:
     wait_ssh(indexes)
     for i in indexes:
         set_root_password(i)
+        fetch_pve_ca(i)
+    wait_api(indexes)
     hosts = describe(indexes)
     write_state(hosts)
     print(f"sandbox: {n} host(s) up in {uptime() - t0:.1f} s: "
@@ -239,6 +243,28 @@ def set_root_password(i: int) -> None:
                    input=f"root:{path.read_text().strip()}\n", text=True, capture_output=True)
     subprocess.run(["bash", str(FLEET), "exec", str(i), "touch",
                     "/var/lib/sandbox/root-password-set"], env=ENV, check=True)
+
+
+def fetch_pve_ca(i: int) -> Path:
+    """Copy the host's own PVE CA out (read from its disk, not over the network)."""
+    dest = STATE / "ca" / f"{host_name(i)}-pve-root-ca.pem"
+    dest.parent.mkdir(exist_ok=True)
+    src = HOSTS / host_name(i) / "upper/etc/pve/pve-root-ca.pem"
+    shutil.copy(src, dest)
+    return dest
+
+
+def wait_api(indexes: list[int], deadline_s: float = 30) -> None:
+    end = uptime() + deadline_s
+    for i in indexes:
+        while True:
+            with socket.socket() as s:
+                s.settimeout(1)
+                if s.connect_ex((host_ip(i), 8006)) == 0:
+                    break
+            if uptime() > end:
+                raise RuntimeError(f"the API of {host_name(i)} did not answer on :8006")
+            time.sleep(0.1)
 
 
 def host_key_fingerprint(i: int) -> str:

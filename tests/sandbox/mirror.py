@@ -24,12 +24,31 @@ GNUPG = MIRROR / "gnupg"
 REAL_PACKAGES = ["s-tui"]
 GUEST_LIB = "/usr/local/lib/sandbox"
 
+PVEPROXY_UNIT = f"""[Unit]
+Description=PVE API Proxy Server (sandbox stand-in)
+After=network.target
+
+[Service]
+ExecStart=/usr/bin/python3 {GUEST_LIB}/pveapi.py
+Restart=on-failure
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+"""
+
 # name -> (version, repo, depends, {path in package: symlink target or file text}, postinst)
 FAKE_DEBS: dict[str, tuple[str, str, str, dict[str, str], str]] = {
     "zfsutils-linux": ("2.2.7-pve2", "pve", "", {
         "usr/sbin/zpool": f"->{GUEST_LIB}/sbzfs.py", "usr/sbin/zfs": f"->{GUEST_LIB}/sbzfs.py",
     }, ""),
-    "pve-manager": ("8.4.1", "pve", "", {"usr/bin/pveversion": f"->{GUEST_LIB}/sbhw.py"}, ""),
+    "pve-manager": ("8.4.1", "pve", "", {
+        "usr/bin/pveversion": f"->{GUEST_LIB}/sbhw.py",
+        "usr/sbin/pvesm": f"->{GUEST_LIB}/pvecli.py", "usr/sbin/pveum": f"->{GUEST_LIB}/pvecli.py",
+        "usr/lib/systemd/system/pveproxy.service": PVEPROXY_UNIT,
+        "etc/systemd/system/multi-user.target.wants/pveproxy.service":
+            "->/usr/lib/systemd/system/pveproxy.service",
+    }, ""),
     f"proxmox-headers-{KREL}": ("6.8.12-10", "pve", "", {
         f"usr/src/linux-headers-{KREL}/Makefile": "# sandbox kernel headers\n",
         f"lib/modules/{KREL}/build": f"->/usr/src/linux-headers-{KREL}",

@@ -72,6 +72,7 @@ def sb_boot(_args):
     if not os.path.exists("/etc/machine-id") or not open("/etc/machine-id").read().strip():
         with open("/etc/machine-id", "w") as f:
             f.write(os.urandom(16).hex() + "\n")
+    pve_certificates(env)
     sbstate.sync_dev()
     mods = list(BASE_MODULES)
     if gpu_present():
@@ -86,6 +87,41 @@ def sb_boot(_args):
     with open(RUN + "/modules", "w") as f:
         f.writelines(f"{n} {s} {u}\n" for n, s, u in mods)
     return 0
+
+
+def pve_certificates(env):
+    """Like a PVE install: a CA of this node (/etc/pve/pve-root-ca.pem) signing the
+    certificate pveproxy serves on :8006 for the node's names and addresses."""
+    pve = ROOT + "/etc/pve"
+    if os.path.exists(pve + "/local/pve-ssl.pem"):
+        return
+    os.makedirs(pve + "/priv", exist_ok=True)
+    os.makedirs(pve + "/local", exist_ok=True)
+    ou = os.urandom(8).hex()
+
+    def ssl(*argv):
+        subprocess.run(["openssl", *argv], check=True, env=env, capture_output=True)
+    ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", pve + "/priv/pve-root-ca.key", "-out", pve + "/pve-root-ca.pem",
+        "-days", "3650", "-subj", f"/CN=Proxmox Virtual Environment/OU={ou}/O=PVE Cluster "
+        "Manager CA")
+    host = open(ROOT + "/etc/hostname").read().strip() if os.path.exists(
+        ROOT + "/etc/hostname") else "localhost"
+    addrs = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
+                           env=env).stdout
+    ips = [line.split()[3].split("/")[0] for line in addrs.splitlines() if " inet " in line]
+    san = ",".join([f"DNS:{host}", "DNS:localhost"] + [f"IP:{ip}" for ip in ips])
+    ext = pve + "/priv/san.cnf"
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n")
+    ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", pve + "/local/pve-ssl.key", "-out", pve + "/priv/pve-ssl.csr",
+        "-subj", f"/OU=PVE Cluster Node/O=Proxmox Virtual Environment/CN={host}")
+    ssl("x509", "-req", "-in", pve + "/priv/pve-ssl.csr", "-CA", pve + "/pve-root-ca.pem",
+        "-CAkey", pve + "/priv/pve-root-ca.key", "-CAcreateserial", "-days", "730",
+        "-extfile", ext, "-out", pve + "/local/pve-ssl.pem")
+    os.chmod(pve + "/local/pve-ssl.key", 0o600)
 
 
 def lsmod(_args):
