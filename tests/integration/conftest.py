@@ -65,9 +65,7 @@ def fresh_host(sandbox) -> SandboxHost:
     i = N_HOSTS
     lab.purge(i)
     lab.seed_disk(i)
-    lab.fleet("start", i)
-    lab.wait_ssh([i])
-    lab.set_root_password(i)
+    lab.boot([i])
     return SandboxHost(i, lab.describe([i])[0])
 
 

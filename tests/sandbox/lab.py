@@ -218,19 +218,24 @@ def up(n: int, gpu_less: tuple[int, ...] = ()) -> list[dict]:
     indexes = list(range(1, n + 1))
     for i in indexes:
         seed_disk(i, gpu=i not in gpu_less)
-    for i in indexes:
-        fleet("start", i)
     start_mirror()
-    wait_ssh(indexes)
-    for i in indexes:
-        set_root_password(i)
-        fetch_pve_ca(i)
-    wait_api(indexes)
+    boot(indexes)
     hosts = describe(indexes)
     write_state(hosts)
     print(f"sandbox: {n} host(s) up in {uptime() - t0:.1f} s: "
           + ", ".join(f"{h['name']} {h['address']}" for h in hosts))
     return hosts
+
+
+def boot(indexes: list[int]) -> None:
+    """Start hosts (all at once) and wait until SSH and the API answer."""
+    for i in indexes:
+        fleet("start", i)
+    wait_ssh(indexes)
+    for i in indexes:
+        set_root_password(i)
+        fetch_pve_ca(i)
+    wait_api(indexes)
 
 
 def set_root_password(i: int) -> None:

@@ -10,7 +10,7 @@ import os
 import re
 
 HERE = os.path.dirname(os.path.realpath(__file__))
-SCHEMA_FILE = os.environ.get("PVE_SCHEMA", os.path.join(HERE, "pve-8.4-endpoints.json"))
+
 CONTENT_TYPES = ("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "none", "import")
 USERID = re.compile(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$")
 STORAGE_ID = re.compile(r"^[a-z][a-z0-9\-_.]*[a-z0-9]$", re.I)
@@ -26,7 +26,8 @@ LIST_SPLIT = re.compile(r"[;,\s\0]+")
 
 
 def load_operations():
-    with open(SCHEMA_FILE) as f:
+    import sbstate
+    with open(os.environ.get("PVE_SCHEMA") or sbstate.data_file("pve-8.4-endpoints.json")) as f:
         return json.load(f)["operations"]
 
 

@@ -26,7 +26,7 @@ ROLES = ("Administrator", "NoAccess", "PVEAdmin", "PVEAuditor", "PVEDatastoreAdm
          "PVEDatastoreUser", "PVEMappingAdmin", "PVEMappingUser", "PVEPoolAdmin",
          "PVEPoolUser", "PVESDNAdmin", "PVESDNUser", "PVESysAdmin", "PVETemplateUser",
          "PVEUserAdmin", "PVEVMAdmin", "PVEVMUser")
-with open(os.path.join(HERE, "pve-8-storage-types.json")) as _f:
+with open(sbstate.data_file("pve-8-storage-types.json")) as _f:
     TYPES = json.load(_f)["types"]
 LOCAL = {"type": "dir", "path": "/var/lib/vz", "content": "backup,images,iso,rootdir,snippets,"
          "vztmpl", "prune-backups": "keep-all=1"}
@@ -63,6 +63,12 @@ class State:
         if exc[0] is None:
             render(self.data)
         return self._cm.__exit__(*exc)
+
+
+def snapshot():
+    """The state as last written, for read-only checks (takes no lock: flock is per open
+    file, so a nested locked read in one request would wait for itself)."""
+    return sbstate.load("pve.json") or initial()
 
 
 def render(data):
@@ -264,13 +270,11 @@ def check_password(userid, password):
                     parts[1].startswith("!"):
                 return crypt.crypt(password, parts[1]) == parts[1]
         return False
-    with State() as s:
-        u = s["users"].get(userid)
-        pw = sbstate.load("pve-shadow.json").get(userid)
-        if not u or not pw or not u.get("enable", 1):
-            return False
-        salt = pw.split("$")[0]
-        return _hash(password, salt) == pw
+    u = snapshot()["users"].get(userid)
+    pw = sbstate.load("pve-shadow.json").get(userid)
+    if not u or not pw or not u.get("enable", 1):
+        return False
+    return _hash(password, pw.split("$")[0]) == pw
 
 
 def set_password(userid, password):
@@ -435,8 +439,7 @@ def token_delete(p):
 
 def check_token(full_id, value):
     uid, _, tid = full_id.partition("!")
-    with State() as s:
-        t = s["users"].get(uid, {}).get("tokens", {}).get(tid)
+    t = snapshot()["users"].get(uid, {}).get("tokens", {}).get(tid)
     stored = sbstate.load("pve-shadow.json").get(full_id)
     if t is None or not stored:
         return False
@@ -447,16 +450,16 @@ def privileged(principal):
     """root@pam, or a user/token holding Administrator/PVEAdmin on / (tokens: privsep)."""
     if principal == "root@pam":
         return True
-    with State() as s:
-        uid, _, tid = principal.partition("!")
-        if tid:
-            t = s["users"].get(uid, {}).get("tokens", {}).get(tid)
-            if t is None:
-                return False
-            if not int(t.get("privsep", 1)):
-                return privileged(uid)
-        return any(a["ugid"] == principal and a["path"] == "/" and
-                   a["roleid"] in ("Administrator", "PVEAdmin") for a in s["acl"])
+    s = snapshot()
+    uid, _, tid = principal.partition("!")
+    if tid:
+        t = s["users"].get(uid, {}).get("tokens", {}).get(tid)
+        if t is None:
+            return False
+        if not int(t.get("privsep", 1)):
+            return privileged(uid)
+    return any(a["ugid"] == principal and a["path"] == "/" and
+               a["roleid"] in ("Administrator", "PVEAdmin") for a in s["acl"])
 
 
 # ------------------------------------------------------------------------- nodes, disks
@@ -486,7 +489,12 @@ def node_status(p):
             "uptime": int(time.monotonic()), "cpu": 0.01,
             "memory": {"total": 64 << 30, "used": 2 << 30, "free": 62 << 30},
             "rootfs": {"total": 100 << 30, "used": 3 << 30, "free": 97 << 30, "avail": 97 << 30},
-            "cpuinfo": {"cpus": os.cpu_count(), "model": "AMD EPYC", "sockets": 1},
+            "cpuinfo": {"cpus": os.cpu_count(), "cores": os.cpu_count(), "model": "AMD EPYC",
+                        "sockets": 1},
+            "boot-info": {"mode": "efi", "secureboot": 0},
+            "current-kernel": {"sysname": "Linux", "release": "6.8.12-10-pve",
+                               "version": "#1 SMP PREEMPT_DYNAMIC PMX 6.8.12-10",
+                               "machine": "x86_64"},
             "loadavg": ["0.01", "0.02", "0.00"], "idle": 0, "wait": 0,
             "swap": {"total": 0, "used": 0, "free": 0}, "ksm": {"shared": 0}}
 
@@ -510,7 +518,7 @@ def disks_list(p):
         item = {"devpath": f"/dev/{name}", "size": d["size"], "model": d["model"],
                 "serial": d["serial"], "vendor": "unknown", "type": "nvme",
                 "gpt": 1 if d.get("partitions") else 0, "mounted": 0, "health": "PASSED",
-                "wwn": d["eui"], "rpm": 0, "osdid": -1, "osdid-list": None,
+                "wwn": d["eui"], "rpm": 0, "osdid": -1, "osdid-list": [],
                 "by_id_link": "/dev/disk/by-id/" + sbstate.link_names(name, d)[0]}
         if used:
             item["used"] = used
@@ -519,7 +527,7 @@ def disks_list(p):
             for part in d.get("partitions", []):
                 out.append({"devpath": f"/dev/{name}p{part['n']}", "parent": f"/dev/{name}",
                             "size": d["size"] if part["n"] == 1 else 8 << 20, "gpt": 1,
-                            "mounted": 0, "osdid": -1, "osdid-list": None, "type": "partition",
+                            "mounted": 0, "osdid": -1, "osdid-list": [], "type": "partition",
                             "used": "ZFS" if part.get("fstype") == "zfs_member" else
                             (part.get("fstype") or "partition")})
     return out

@@ -116,3 +116,13 @@ def sync_dev():
             os.symlink(f"../../{name}", os.path.join(byid, link))
             for p in d.get("partitions", []):
                 os.symlink(f"../../{name}p{p['n']}", os.path.join(byid, f"{link}-part{p['n']}"))
+
+
+def data_file(name):
+    """A schema file: beside the stand-ins on a host, or in the project's package data."""
+    here = os.path.dirname(os.path.realpath(__file__))
+    for candidate in (os.path.join(here, name),
+                      os.path.join(here, "..", "..", "..", "phoenix_remote", "data", name)):
+        if os.path.exists(candidate):
+            return candidate
+    raise FileNotFoundError(name)
