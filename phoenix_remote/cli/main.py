@@ -92,6 +92,14 @@ def hosts(config: ConfigOpt = DEFAULT_CONFIG, inventory: InventoryOpt = None,
         typer.echo(f"{r['name']:<20} {r['address']:<20} {','.join(r['groups'])}")
 
 
+def _register_runs() -> None:
+    from phoenix_remote.cli import run as run_cli
+    run_cli.register(app, load, DEFAULT_CONFIG)
+
+
+_register_runs()
+
+
 def masked(value: Any) -> Any:
     if isinstance(value, Secret):
         return MASK

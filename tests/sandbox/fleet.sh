@@ -44,9 +44,15 @@ prepare_net() {
         ip netns add "phx-$n"
         ip link add "v$n" type veth peer name eth0 netns "phx-$n"
         ip link set "v$n" master "$BR" up
-        ip -n "phx-$n" addr add "$(ip_of "$i")/24" dev eth0
+    fi
+    ip -n "phx-$n" link set lo up
+    # Until the host configures eth0 itself (ifupdown, e.g. phoenix's network step), its
+    # address is set from here, as an installer would have left it. A host with its own
+    # eth0 stanza brings the NIC up at boot like a real one (its halt took it down).
+    if ! grep -qs '^iface eth0' "$HOSTS/$n/upper/etc/network/interfaces" \
+            "$HOSTS/$n"/upper/etc/network/interfaces.d/*; then
+        ip -n "phx-$n" addr replace "$(ip_of "$i")/24" dev eth0
         ip -n "phx-$n" link set eth0 up
-        ip -n "phx-$n" link set lo up
     fi
 }
 
@@ -113,6 +119,7 @@ supervise() {
     local i=$1 d=$HOSTS/sb$1 up marker=$HOSTS/sb$1/upper/var/lib/sandbox/reboot-requested
     while :; do
         rm -f "$marker"
+        prepare_net "$i"
         up=$(launch "$i")
         echo "$up" > "$d/unshare.pid"
         while kill -0 "$up" 2>/dev/null; do
@@ -138,7 +145,6 @@ start_host() {
     [ -d "$d/upper" ] || { echo "host sb$i has no disk; run the sandbox 'up' first" >&2; exit 1; }
     mkdir -p "$d/work" "$d/merged"
     ensure_bridge
-    prepare_net "$i"
     rm -f "$d/stop-requested"
     setsid "$SELF" __supervise "$i" </dev/null >>"$d/console.log" 2>&1 &
     echo $! > "$d/supervisor.pid"

@@ -1,0 +1,140 @@
+"""How a run looks: live progress (rich on a TTY, plain lines otherwise), the final
+host x step table, JSON (versioned schema) and JUnit XML. Secrets are masked in all of it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from phoenix_remote.engine.types import HostReport, Status
+
+JSON_SCHEMA = "phoenix_remote/run/v1"
+STYLE = {"ok": "green", "changed": "cyan", "pending": "yellow", "drift": "yellow",
+         "failed": "bold red", "skipped": "dim", "unknown": "magenta"}
+
+
+class Masker:
+    """Replaces every known secret value with *** (belt and braces: Secrets never print)."""
+
+    def __init__(self, values: list[str]):
+        self.values = sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for v in self.values:
+            text = text.replace(v, "***")
+        return text
+
+
+class Progress:
+    """Receives engine events from worker threads; prints them and keeps a run log."""
+
+    def __init__(self, mask: Masker, log_path: Path | None, quiet: bool = False,
+                 stream=None):
+        self.mask = mask
+        self.stream = stream or sys.stderr
+        self.console = Console(file=self.stream, highlight=False)
+        self.tty = self.stream.isatty()
+        self.quiet = quiet
+        self.lock = threading.Lock()
+        self.log = open(log_path, "a") if log_path else None
+        self.t0 = time.monotonic()
+
+    def __call__(self, host: str, step: str, status: str, message: str) -> None:
+        line = self.mask(f"{host:<12} {step or '-':<16} {status:<9} {message}")
+        with self.lock:
+            if self.log:
+                self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+                self.log.flush()
+            if self.quiet or status == "action":
+                return
+            if self.tty:
+                style = STYLE.get(status, "")
+                self.console.print(f"[dim]{time.monotonic() - self.t0:6.1f}s[/dim] {host:<12} "
+                                   f"{step or '':<16} [{style}]{status:<9}[/{style}] "
+                                   f"{self.mask(message)}", markup=True, soft_wrap=True)
+            else:
+                print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.log:
+            self.log.close()
+
+
+def table(reports: list[HostReport], mode: str, mask: Masker, stream=None) -> None:
+    out = stream or sys.stdout
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 160)
+    steps: list[str] = []
+    for r in reports:
+        for s in r.steps:
+            if s.step not in steps:
+                steps.append(s.step)
+    t = Table(title=f"phoenix {mode}", show_lines=False)
+    t.add_column("host")
+    for s in steps:
+        t.add_column(s)
+    t.add_column("time", justify="right")
+    t.add_column("reboot")
+    for r in reports:
+        by = {s.step: s for s in r.steps}
+        cells = []
+        for s in steps:
+            res = by.get(s)
+            st = res.status.value if res else ("failed" if r.error else "-")
+            cells.append(f"[{STYLE.get(st, '')}]{st}[/]")
+        t.add_row(r.host, *cells, f"{r.duration:.1f}s", "needed" if r.reboot_needed else "")
+    console.print(t)
+    for r in reports:
+        if r.error:
+            console.print(f"[bold red]{r.host}[/]: {mask(r.error)}", markup=True)
+        for s in r.steps:
+            if s.error:
+                console.print(f"[red]{r.host} {s.step}[/]: {mask(s.error)}", markup=True)
+            if s.changes and mode in ("plan", "verify"):
+                for c in s.changes:
+                    console.print(mask(f"  {r.host} {s.step}: {c.summary}\n"
+                                       f"      - {c.before}\n      + {c.after}"))
+
+
+def exit_code(reports: list[HostReport], mode: str) -> int:
+    statuses = {r.status for r in reports}
+    if Status.FAILED in statuses or Status.UNKNOWN in statuses:
+        return 1
+    if mode == "plan" and Status.PENDING in statuses:
+        return 2
+    if mode == "verify" and Status.DRIFT in statuses:
+        return 2
+    return 0
+
+
+def as_json(reports: list[HostReport], mode: str, code: int, mask: Masker) -> str:
+    doc = {"schema": JSON_SCHEMA, "mode": mode, "exit_code": code,
+           "hosts": [r.as_dict() for r in reports]}
+    return mask(json.dumps(doc, indent=2))
+
+
+def junit(reports: list[HostReport], mode: str, path: Path, mask: Masker) -> None:
+    suites = ET.Element("testsuites", name=f"phoenix {mode}")
+    for r in reports:
+        suite = ET.SubElement(suites, "testsuite", name=r.host, tests=str(len(r.steps)),
+                              time=f"{r.duration:.3f}")
+        if r.error:
+            case = ET.SubElement(suite, "testcase", classname=r.host, name="connect")
+            ET.SubElement(case, "error", message=mask(r.error))
+        for s in r.steps:
+            case = ET.SubElement(suite, "testcase", classname=r.host, name=s.step,
+                                 time=f"{s.duration:.3f}")
+            if s.status in (Status.FAILED, Status.UNKNOWN):
+                ET.SubElement(case, "error", message=mask(s.error or s.status.value))
+            elif s.status in (Status.DRIFT, Status.PENDING):
+                ET.SubElement(case, "failure", message=f"{len(s.changes)} change(s)").text = \
+                    mask("\n".join(c.summary for c in s.changes))
+            elif s.status == Status.SKIPPED:
+                ET.SubElement(case, "skipped")
+    ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)

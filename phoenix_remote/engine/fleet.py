@@ -1,0 +1,33 @@
+"""Many hosts at once: a bounded pool of workers, steps in order within each host.
+
+One host's failure never stops the others, unless fail_fast: then hosts not yet started
+are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.runner import Emit, RunOptions, run_host
+from phoenix_remote.engine.step import Step
+from phoenix_remote.engine.types import HostReport, Status
+
+
+def run_fleet(hosts: list[HostConfig], steps: list[Step], opts: RunOptions, emit: Emit,
+              forks: int = 10, fail_fast: bool = False) -> list[HostReport]:
+    stop = threading.Event()
+
+    def one(cfg: HostConfig) -> HostReport:
+        if stop.is_set():
+            report = HostReport(cfg.name, cfg.address, error="not started: --fail-fast")
+            emit(cfg.name, "", "skipped", "not started: --fail-fast")
+            return report
+        report = run_host(cfg, steps, opts, emit)
+        if fail_fast and report.status == Status.FAILED:
+            stop.set()
+        return report
+
+    with ThreadPoolExecutor(max_workers=max(1, forks), thread_name_prefix="host") as pool:
+        return list(pool.map(one, hosts))

@@ -1,0 +1,193 @@
+"""One host, all its steps in order: probe -> plan -> (show | report drift | apply + prove).
+
+apply: a step whose plan is empty is left alone (its ledger record is refreshed only when
+its inputs changed); otherwise its actions run, the host is probed again, and the step
+fails unless the new plan is empty ("did not converge"). The first failure stops the
+host's remaining steps (later steps build on earlier ones). verify/plan never write.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.ledger import Ledger, now
+from phoenix_remote.engine.step import Step, fingerprint
+from phoenix_remote.engine.types import (
+    Api,
+    Change,
+    HostReport,
+    MoveTo,
+    Reboot,
+    Run,
+    Script,
+    Status,
+    StepResult,
+    WriteFile,
+)
+from phoenix_remote.errors import PhoenixError, StepFailed
+from phoenix_remote.host.host import Host
+from phoenix_remote.host.ssh import DEFAULT_KNOWN_HOSTS
+
+MODES = ("plan", "apply", "verify")
+
+
+@dataclass
+class RunOptions:
+    mode: str
+    accept_new_host_keys: bool = False
+    known_hosts: Path = DEFAULT_KNOWN_HOSTS
+    insecure: bool = False
+    lock_timeout: float = 60.0
+    reboot_deadline: float = 600.0
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+
+Emit = Callable[[str, str, str, str], None]  # host, step, status, message
+
+
+def selected(steps: list[Step], opts: RunOptions) -> list[Step]:
+    return [s for s in steps if (not opts.only or s.id in opts.only) and s.id not in opts.skip]
+
+
+def execute(host: Host, change: Change, emit: Emit, step_id: str) -> None:
+    for action in change.actions:
+        emit(host.name, step_id, "action", action.describe())
+        if isinstance(action, Run):
+            host.run(list(action.argv), stdin=action.stdin, timeout=action.timeout)
+        elif isinstance(action, Script):
+            host.run_script(action.text)
+        elif isinstance(action, WriteFile):
+            host.write_file(action.path, action.content, action.mode, action.owner,
+                            action.backup)
+        elif isinstance(action, Api):
+            params = {k: (v.reveal() if hasattr(v, "reveal") else v)
+                      for k, v in action.params.items()}
+            result = host.api.call(action.method, action.path, params)
+            if action.wait_task:
+                host.api.wait_task(result)
+        elif isinstance(action, Reboot):
+            took = host.reboot_and_wait(action.deadline_s)
+            emit(host.name, step_id, "note", f"host rebooted and answered again in {took:.1f} s")
+        elif isinstance(action, MoveTo):
+            host.move_to(action.address)
+            emit(host.name, step_id, "note", f"host moved to {action.address}; continuing there")
+
+
+def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -> HostReport:
+    report = HostReport(cfg.name, cfg.address)
+    t0 = time.monotonic()
+    host = Host(cfg, readonly=opts.mode != "apply", accept_new_host_keys=opts.accept_new_host_keys,
+                known_hosts=opts.known_hosts, insecure=opts.insecure)
+    ledger = Ledger(host, cfg.config.ledger_path, opts.lock_timeout)
+    log_file = cfg.config.logging.log_file
+    try:
+        host.ssh.connect()
+        emit(cfg.name, "", "connected", cfg.address)
+        if opts.mode == "apply":
+            ledger.acquire()
+        ledger.load()
+        failed = False
+        for step in selected(steps, opts):
+            if failed:
+                report.steps.append(StepResult(step.id, Status.SKIPPED,
+                                               error="an earlier step failed"))
+                emit(cfg.name, step.id, Status.SKIPPED.value, "an earlier step failed")
+                continue
+            result = run_step(host, ledger, step, cfg, opts, emit, log_file)
+            report.steps.append(result)
+            emit(cfg.name, step.id, result.status.value, result.error or
+                 f"{len(result.changes)} change(s)")
+            if result.status == Status.FAILED and opts.mode == "apply":
+                failed = True
+            if "reboot-needed" in result.notes:
+                report.reboot_needed = True
+        if opts.mode == "apply":
+            ledger.finish_run({"finished": now(), "status": report.status.value,
+                               "steps": {s.step: s.status.value for s in report.steps}},
+                              log_file)
+            final = cfg.config.final_reboot
+            if final == "always" or (final == "when-needed" and report.reboot_needed):
+                host.reboot_and_wait(opts.reboot_deadline)
+                report.reboot_needed = False
+    except PhoenixError as e:
+        report.error = str(e)
+        emit(cfg.name, "", "failed", str(e))
+    finally:
+        ledger.release()
+        report.connections = host.ssh.connections
+        report.round_trips = host.ssh.round_trips
+        host.close()
+        report.duration = time.monotonic() - t0
+    return report
+
+
+def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunOptions,
+             emit: Emit, log_file: str) -> StepResult:
+    t0 = time.monotonic()
+    trips0 = host.ssh.round_trips
+    result = StepResult(step.id, Status.OK)
+    emit(cfg.name, step.id, "running", step.title)
+    try:
+        skip = getattr(step, "skip_reason", lambda c: None)(cfg)
+        if skip:
+            result.status = Status.SKIPPED
+            result.notes.append(skip)
+            return result
+        facts = step.probe(host, cfg)
+        changes = step.plan(facts, cfg)
+        result.changes = changes
+        result.notes += facts.get("_notes", [])
+        if opts.mode == "plan":
+            result.status = Status.PENDING if changes else Status.OK
+        elif opts.mode == "verify":
+            result.status = Status.DRIFT if changes else Status.OK
+        else:
+            apply_step(host, ledger, step, cfg, changes, facts, result, emit, log_file)
+    except PhoenixError as e:
+        result.status = Status.UNKNOWN if opts.mode == "verify" else Status.FAILED
+        result.error = str(e)
+        if opts.mode == "apply":
+            try:
+                ledger.record(step.id, {"fingerprint": fingerprint(step, cfg), "result": "failed",
+                                        "finished": now(), "error": str(e)[-2000:],
+                                        "backups": list(host.backups)},
+                              [f"{step.id}: FAILED: {str(e)[-500:]}"], log_file)
+            except PhoenixError:
+                pass  # the host may be unreachable; the error above is what matters
+    finally:
+        result.duration = time.monotonic() - t0
+        result.round_trips = host.ssh.round_trips - trips0
+    return result
+
+
+def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes: list[Change],
+               facts: dict, result: StepResult, emit: Emit, log_file: str) -> None:
+    fp = fingerprint(step, cfg)
+    previous = ledger.step(step.id)
+    if not changes:
+        result.status = Status.OK
+        if previous.get("fingerprint") != fp or previous.get("result") == "failed":
+            ledger.record(step.id, {"fingerprint": fp, "result": "ok", "finished": now(),
+                                    "changes": [], "backups": []},
+                          [f"{step.id}: in policy"], log_file)
+        return
+    started = now()
+    host.backups.clear()
+    for change in changes:
+        emit(cfg.name, step.id, "change", change.summary)
+        execute(host, change, emit, step.id)
+    again = step.plan(step.probe(host, cfg), cfg)
+    if again:
+        raise StepFailed(f"{step.id} did not converge; still different: "
+                         + "; ".join(c.summary for c in again))
+    result.status = Status.CHANGED
+    ledger.record(step.id, {"fingerprint": fp, "result": "changed", "started": started,
+                            "finished": now(), "changes": [c.summary for c in changes],
+                            "backups": list(host.backups)},
+                  [f"{step.id}: {c.summary}" for c in changes], log_file)

@@ -1,0 +1,148 @@
+"""What steps return and what the engine reports: Changes made of Actions, step results.
+
+A Change is one difference between the host and the configuration, with a human-readable
+before/after and the actions that remove it. Actions are data: the engine executes them
+(apply) or only shows them (plan, verify), so no step ever branches on the mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from phoenix_remote.config.secrets import Secret
+from phoenix_remote.host.ssh import quote
+
+
+@dataclass(frozen=True)
+class Run:
+    """A command as argv; a secret, if any, goes on stdin."""
+    argv: tuple[str, ...]
+    stdin: Secret | str | None = None
+    timeout: float | None = None
+
+    def describe(self) -> str:
+        return quote(self.argv) + (" <<< ***" if isinstance(self.stdin, Secret) else "")
+
+
+@dataclass(frozen=True)
+class Script:
+    """A shell script run in one round trip (sent on stdin). Never contains a secret."""
+    text: str
+    title: str
+
+    def describe(self) -> str:
+        return f"script: {self.title}"
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    path: str
+    content: str
+    mode: str = "0644"
+    owner: str = "root:root"
+    backup: bool = True
+
+    def describe(self) -> str:
+        return f"write {self.path} ({len(self.content.splitlines())} lines, mode {self.mode})"
+
+
+@dataclass(frozen=True)
+class Api:
+    """A Proxmox API call; values may be Secrets (sent in the body, shown as ***)."""
+    method: str
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    wait_task: bool = False
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k}={'***' if isinstance(v, Secret) else v}"
+                          for k, v in self.params.items())
+        return f"API {self.method} {self.path} {shown}".rstrip()
+
+
+@dataclass(frozen=True)
+class Reboot:
+    deadline_s: float = 600.0
+
+    def describe(self) -> str:
+        return "reboot and wait for the host"
+
+
+@dataclass(frozen=True)
+class MoveTo:
+    """The host answers on a new address from now on."""
+    address: str
+
+    def describe(self) -> str:
+        return f"continue on new address {self.address}"
+
+
+Action = Run | Script | WriteFile | Api | Reboot | MoveTo
+
+
+@dataclass(frozen=True)
+class Change:
+    summary: str
+    before: str
+    after: str
+    actions: tuple[Action, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"summary": self.summary, "before": self.before, "after": self.after,
+                "actions": [a.describe() for a in self.actions]}
+
+
+class Status(str, Enum):
+    OK = "ok"  # in policy, nothing done
+    CHANGED = "changed"  # apply changed the host and it converged
+    PENDING = "pending"  # plan: changes would be made
+    DRIFT = "drift"  # verify: host differs from the configuration
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"  # a probe could not tell
+
+
+@dataclass
+class StepResult:
+    step: str
+    status: Status
+    changes: list[Change] = field(default_factory=list)
+    duration: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    round_trips: int = 0
+
+    def as_dict(self) -> dict:
+        return {"step": self.step, "status": self.status.value,
+                "changes": [c.as_dict() for c in self.changes],
+                "duration_s": round(self.duration, 3), "error": self.error,
+                "notes": self.notes, "round_trips": self.round_trips}
+
+
+@dataclass
+class HostReport:
+    host: str
+    address: str
+    steps: list[StepResult] = field(default_factory=list)
+    error: str | None = None
+    duration: float = 0.0
+    reboot_needed: bool = False
+    connections: int = 0
+    round_trips: int = 0
+
+    @property
+    def status(self) -> Status:
+        if self.error or any(s.status == Status.FAILED for s in self.steps):
+            return Status.FAILED
+        for st in (Status.UNKNOWN, Status.DRIFT, Status.PENDING, Status.CHANGED):
+            if any(s.status == st for s in self.steps):
+                return st
+        return Status.OK
+
+    def as_dict(self) -> dict:
+        return {"host": self.host, "address": self.address, "status": self.status.value,
+                "error": self.error, "duration_s": round(self.duration, 3),
+                "reboot_needed": self.reboot_needed, "connections": self.connections,
+                "round_trips": self.round_trips, "steps": [s.as_dict() for s in self.steps]}

@@ -1,0 +1,194 @@
+"""PveClient: the Proxmox VE REST API of one host, through proxmoxer, typed and checked.
+
+- TLS is verified by default against the node's own CA (/etc/pve/pve-root-ca.pem), read
+  over the already-verified SSH session, or a CA file from the inventory; --insecure warns.
+- Every call is checked against the official PVE 8.4 schema before it is sent (names,
+  types, enums, required, booleans as 1/0): a wrong call fails here, not on a node.
+- Transient transport errors are retried (tenacity, the config's retry policy); an expired
+  ticket is renewed once; PVE's own error text is kept in ApiError.
+- Task UPIDs are waited for; a task ending in error raises with its log.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import urllib.parse
+import warnings
+
+import requests
+from proxmoxer import ProxmoxAPI
+from proxmoxer.core import AuthenticationError, ResourceException
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from phoenix_remote.errors import ApiError, PhoenixError
+from phoenix_remote.pve_schema import load_operations, match, validate
+
+CA_PATH = "/etc/pve/pve-root-ca.pem"
+_OPERATIONS = load_operations()
+
+
+class Transient(Exception):
+    """A transport failure worth retrying (connection refused/reset, timeout)."""
+
+
+def _plain(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"  # PVE accepts only 1/0 for booleans
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+class PveClient:
+    def __init__(self, host):
+        self.host = host
+        self.cfg = host.cfg
+        self.calls: list[str] = []  # "METHOD /template" of every call, for schema tests
+        self._api: ProxmoxAPI | None = None
+        self._ca_file = None
+        self._node: str | None = None
+        self._address = urllib.parse.urlsplit(self.cfg.api_url).hostname or self.cfg.address
+        self._port = urllib.parse.urlsplit(self.cfg.api_url).port or 8006
+        retry_cfg = self.cfg.config.retry
+        self._retrying = retry(stop=stop_after_attempt(retry_cfg.attempts),
+                               wait=wait_fixed(retry_cfg.delay_seconds),
+                               retry=retry_if_exception_type(Transient), reraise=True)
+
+    # ------------------------------------------------------------------ connection
+    def reset(self, address: str | None = None) -> None:
+        self._api = None
+        self._node = None
+        if address and not self.cfg.api.url:
+            self._address = address
+
+    def _verify(self):
+        if self.host.insecure:
+            warnings.warn(f"{self.host.name}: TLS verification of the Proxmox API is OFF "
+                          "(--insecure)", stacklevel=2)
+            return False
+        if self.cfg.api.ca_file:
+            return self.cfg.api.ca_file
+        if self._ca_file is None:
+            pem = self.host.read_file(CA_PATH)
+            if not pem:
+                raise PhoenixError(f"{self.host.name}: {CA_PATH} not found; give api.ca_file "
+                                   "in the inventory (or --insecure)")
+            self._ca_file = tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="pve-ca-")
+            self._ca_file.write(pem)
+            self._ca_file.flush()
+        return self._ca_file.name
+
+    def _client(self) -> ProxmoxAPI:
+        if self._api is not None:
+            return self._api
+        api, secrets = self.cfg.api, self.cfg.secrets
+        common = {"port": self._port, "verify_ssl": self._verify(), "timeout": api.timeout,
+                  "service": "PVE"}
+        try:
+            if api.token_id:
+                if "api_token" not in secrets:
+                    raise PhoenixError(f"{self.host.name}: api.token_id is set but its "
+                                       "token_secret could not be resolved")
+                user, _, name = api.token_id.partition("!")
+                self._api = ProxmoxAPI(self._address, user=user, token_name=name,
+                                       token_value=secrets["api_token"].reveal(), **common)
+            elif api.user:
+                if "api_password" not in secrets:
+                    raise PhoenixError(f"{self.host.name}: api.user is set but its password "
+                                       "could not be resolved")
+                self._api = ProxmoxAPI(self._address, user=api.user,
+                                       password=secrets["api_password"].reveal(), **common)
+            else:
+                raise PhoenixError(f"{self.host.name}: no Proxmox API credentials; set "
+                                   "api.token_id + api.token_secret or api.user + api.password")
+        except AuthenticationError:
+            raise ApiError(401, f"{self.host.name}: authentication failure") from None
+        except requests.exceptions.SSLError as e:
+            raise ApiError(0, f"{self.host.name}: TLS verification of "
+                              f"{self._address}:{self._port} failed: the API's certificate is "
+                              f"not signed by the expected CA ({_short(e)})") from None
+        except requests.exceptions.RequestException as e:
+            raise ApiError(0, f"{self.host.name}: cannot reach the Proxmox API at "
+                              f"{self._address}:{self._port}: {_short(e)}") from None
+        return self._api
+
+    @property
+    def node(self) -> str:
+        """This host's node name (the API's view: changes with the hostname)."""
+        if self._node is None:
+            local = [n for n in self.get("/cluster/status") if n.get("local")]
+            self._node = local[0]["name"] if local else self.get("/nodes")[0]["node"]
+        return self._node
+
+    # ------------------------------------------------------------------ calls
+    def get(self, path: str, **params):
+        return self.call("GET", path, params)
+
+    def post(self, path: str, **params):
+        return self.call("POST", path, params)
+
+    def put(self, path: str, **params):
+        return self.call("PUT", path, params)
+
+    def delete(self, path: str, **params):
+        return self.call("DELETE", path, params)
+
+    def call(self, method: str, path: str, params: dict):
+        clean = {k: v for k, v in ((k, _plain(v)) for k, v in params.items()) if v is not None}
+        key, placeholders = match(_OPERATIONS, method, path)
+        if key is None:
+            raise PhoenixError(f"{method} {path} is not a PVE 8.4 API method")
+        errors = validate(_OPERATIONS[key], {**clean, **placeholders})
+        if errors:  # refuse before sending: the same answer PVE would give
+            raise ApiError(400, f"{method} {path}: Parameter verification failed.", errors)
+        self.calls.append(key)
+        try:
+            try:
+                return self._retrying(self._send)(method, path, clean)
+            except ApiError as e:
+                if e.status != 401:
+                    raise
+                self._api = None  # ticket expired: log in again, once
+                return self._retrying(self._send)(method, path, clean)
+        except Transient as e:
+            raise ApiError(0, f"{self.host.name}: {e} (after "
+                              f"{self.cfg.config.retry.attempts} attempts)") from None
+
+    def _send(self, method: str, path: str, params: dict):
+        resource = self._client()(path.strip("/"))
+        try:
+            return getattr(resource, method.lower())(**params)
+        except ResourceException as e:
+            message = (e.content or e.status_message or "").strip()
+            raise ApiError(e.status_code, message, getattr(e, "errors", None)) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+            self._api = None
+            if method == "POST" and not isinstance(e, requests.exceptions.ConnectTimeout):
+                # a POST may have been applied before the connection dropped: don't repeat
+                raise ApiError(0, f"{self.host.name}: connection lost during {method} "
+                                  f"{path}: {_short(e)}") from None
+            raise Transient(f"{method} {path}: {_short(e)}") from None
+
+    def wait_task(self, upid: str, timeout: float = 600.0) -> None:
+        deadline = time.monotonic() + timeout
+        node = upid.split(":")[1]
+        while True:
+            status = self.get(f"/nodes/{node}/tasks/{upid}/status")
+            if status["status"] == "stopped":
+                break
+            if time.monotonic() > deadline:
+                raise ApiError(0, f"task {upid} still running after {timeout:.0f} s")
+            time.sleep(0.5)
+        if status.get("exitstatus") != "OK":
+            log = self.get(f"/nodes/{node}/tasks/{upid}/log", limit=50)
+            tail = "\n".join(line["t"] for line in log[-10:])
+            raise ApiError(500, f"task {status.get('type')} failed: {status.get('exitstatus')}"
+                                f"\n{tail}")
+
+
+def _short(e: Exception) -> str:
+    text = str(e)
+    return text if len(text) < 300 else text[:297] + "..."

@@ -1,0 +1,150 @@
+"""Host: the only door to a target machine (SSH commands, files, reboot, Proxmox API).
+
+Steps and facts talk to a Host, never to fabric or proxmoxer. A Host opened for `verify`
+or `plan` is read-only: anything that would change the machine raises instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.config.secrets import Secret
+from phoenix_remote.errors import HostError, PhoenixError
+from phoenix_remote.host.ssh import DEFAULT_KNOWN_HOSTS, Result, SshSession, quote
+
+BACKUP_SUFFIX = ".phoenix-bak."
+
+
+class ReadOnlyHost(PhoenixError):
+    """A change was attempted through a Host opened read-only (a bug in a step)."""
+
+
+class Host:
+    def __init__(self, cfg: HostConfig, readonly: bool, accept_new_host_keys: bool = False,
+                 known_hosts: Path = DEFAULT_KNOWN_HOSTS, insecure: bool = False,
+                 log=None):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.readonly = readonly
+        self.insecure = insecure
+        self.log = log or (lambda msg: None)
+        self.backups: list[str] = []  # files this run backed up, for the ledger
+        self.ssh = SshSession(cfg.address, cfg.ssh.user, cfg.ssh.port, cfg.ssh.key_file,
+                              cfg.ssh.alias, cfg.ssh.host_key_fingerprint,
+                              accept_new_host_keys, known_hosts, cfg.ssh.connect_timeout)
+        self._api = None
+
+    # ------------------------------------------------------------------ reading
+    def query(self, argv: Sequence[str] | str, stdin: str | None = None,
+              check: bool = True) -> Result:
+        """A command that only reads (allowed in every mode)."""
+        return self.ssh.run(argv, stdin, self.cfg.ssh.command_timeout, check)
+
+    def script(self, text: str, check: bool = True) -> Result:
+        """A read-only shell script in one round trip (sent on stdin, never in argv)."""
+        return self.query(["bash", "-s"], stdin=text, check=check)
+
+    def read_file(self, path: str) -> str | None:
+        r = self.query(f"if [ -e {quote([path])} ]; then cat -- {quote([path])}; "
+                       "else exit 3; fi", check=False)
+        if r.code == 3:
+            return None
+        if r.code != 0:
+            raise HostError(f"{self.name}: cannot read {path}: {r.stderr.strip()}")
+        return r.stdout
+
+    # ------------------------------------------------------------------ changing
+    def _writable(self, what: str) -> None:
+        if self.readonly:
+            raise ReadOnlyHost(f"{self.name}: refusing to {what}: this run is read-only")
+
+    def run(self, argv: Sequence[str] | str, stdin: str | Secret | None = None,
+            check: bool = True, timeout: float | None = None) -> Result:
+        """A command that may change the host (apply only)."""
+        self._writable(f"run `{argv if isinstance(argv, str) else quote(argv)}`")
+        return self.ssh.run(argv, stdin, timeout or self.cfg.ssh.command_timeout, check)
+
+    def run_script(self, text: str) -> Result:
+        """A changing shell script in one round trip, sent on stdin (never in argv)."""
+        self._writable("run a script")
+        return self.ssh.run(["bash", "-s"], text, self.cfg.ssh.command_timeout)
+
+    def write_file(self, path: str, content: str, mode: str = "0644", owner: str = "root:root",
+                   backup: bool = True) -> str | None:
+        """Atomic write (temp file + rename) that keeps a timestamped backup of the old file.
+        Returns the backup's path, or None when there was nothing to back up."""
+        self._writable(f"write {path}")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        q = quote([path])
+        backup_path = f"{path}{BACKUP_SUFFIX}{stamp}"
+        payload = base64.b64encode(content.encode()).decode()
+        script = f"""set -e
+target={q}
+dir=$(dirname -- "$target")
+mkdir -p -- "$dir"
+made_backup=
+if [ -e "$target" ] && [ {1 if backup else 0} = 1 ]; then
+  cp -a -- "$target" {quote([backup_path])}; made_backup=1
+fi
+tmp=$(mktemp "$dir/.phoenix.XXXXXX")
+base64 -d > "$tmp" <<'PHOENIX_EOF'
+{payload}
+PHOENIX_EOF
+chmod {quote([mode])} "$tmp"
+chown {quote([owner])} "$tmp"
+sync -- "$tmp" 2>/dev/null || true
+mv -f -- "$tmp" "$target"
+[ -n "$made_backup" ] && echo backup || true
+"""
+        r = self.ssh.run(["bash", "-s"], script, self.cfg.ssh.command_timeout)
+        if r.stdout.strip() == "backup":
+            self.backups.append(backup_path)
+            return backup_path
+        return None
+
+    def reboot_and_wait(self, deadline_s: float = 600.0) -> float:
+        """Reboot, wait until SSH answers again, reconnect. Returns seconds it took."""
+        self._writable("reboot")
+        t0 = time.monotonic()
+        try:
+            self.ssh.run(["sh", "-c", "nohup reboot >/dev/null 2>&1 &"], timeout=30)
+        except HostError:
+            pass  # the connection may drop before the command returns
+        self.ssh.close()
+        time.sleep(3)  # give the host time to go down before we look for it again
+        last: Exception | None = None
+        while time.monotonic() - t0 < deadline_s:
+            try:
+                self.ssh.connect()
+                self.ssh.run(["true"], timeout=30)
+                if self._api is not None:
+                    self._api.reset()
+                return time.monotonic() - t0
+            except HostError as e:
+                last = e
+                self.ssh.close()
+                time.sleep(1)
+        raise HostError(f"{self.name}: did not come back within {deadline_s:.0f} s after "
+                        f"reboot: {last}")
+
+    def move_to(self, address: str) -> None:
+        """The host's address changed (network step): talk to it at the new one."""
+        self.ssh.close()
+        self.ssh.address = address
+        if self._api is not None:
+            self._api.reset(address)
+
+    # ------------------------------------------------------------------ API
+    @property
+    def api(self):
+        if self._api is None:
+            from phoenix_remote.host.api import PveClient
+            self._api = PveClient(self)
+        return self._api
+
+    def close(self) -> None:
+        self.ssh.close()

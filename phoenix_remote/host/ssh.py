@@ -1,0 +1,202 @@
+"""SSH transport: one verified connection per host, commands with hard timeouts.
+
+Fabric builds the connection (so ~/.ssh/config aliases, ProxyJump, the agent and key files
+work as in `ssh`); paramiko runs the commands, because on a dead link fabric's run() can
+block forever while closing a channel: we use transport keepalives, channel timeouts and
+our own deadline instead.
+
+Host keys are strict: a key must match known_hosts or the inventory's pinned fingerprint;
+an unknown key is accepted only when asked (`--accept-new-host-keys`, then recorded); a
+changed key is always refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shlex
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import fabric
+import paramiko
+
+from phoenix_remote.config.secrets import Secret
+from phoenix_remote.errors import CommandFailed, HostError, HostKeyError
+
+DEFAULT_KNOWN_HOSTS = Path(os.environ.get("PHOENIX_KNOWN_HOSTS", "~/.ssh/known_hosts"))
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def quote(argv: Sequence[str]) -> str:
+    """The one place where argv becomes a shell command line."""
+    return shlex.join(str(a) for a in argv)
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+class _HostKeyCheck(paramiko.MissingHostKeyPolicy):
+    """Called by paramiko only for keys not in known_hosts."""
+
+    def __init__(self, pinned: str | None, accept_new: bool, known_hosts: Path):
+        self.pinned, self.accept_new, self.known_hosts = pinned, accept_new, known_hosts
+
+    def missing_host_key(self, client, hostname, key):
+        fp = fingerprint(key)
+        if self.pinned:
+            if fp != self.pinned:
+                raise HostKeyError(f"{hostname}: host key {fp} does not match the pinned "
+                                   f"fingerprint {self.pinned}: refusing to connect")
+            return
+        if not self.accept_new:
+            raise HostKeyError(f"{hostname}: unknown host key {key.get_name()} {fp}; verify "
+                               "it, then pin it as ssh.host_key_fingerprint in the inventory "
+                               "or rerun with --accept-new-host-keys")
+        self.known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.known_hosts, "a") as f:
+            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+class SshSession:
+    """A verified SSH connection to one host; counts connections and round trips."""
+
+    def __init__(self, address: str, user: str, port: int = 22, key_file: str | None = None,
+                 alias: str | None = None, pinned: str | None = None,
+                 accept_new: bool = False, known_hosts: Path = DEFAULT_KNOWN_HOSTS,
+                 connect_timeout: float = 10.0):
+        self.address, self.user, self.port = address, user, port
+        self.key_file, self.alias, self.pinned = key_file, alias, pinned
+        self.accept_new, self.known_hosts = accept_new, known_hosts.expanduser()
+        self.connect_timeout = connect_timeout
+        self.connections = 0
+        self.round_trips = 0
+        self._conn: fabric.Connection | None = None
+
+    # ------------------------------------------------------------------ connection
+    def connect(self) -> None:
+        if self._conn is not None and self._alive():
+            return
+        self.close()
+        kwargs: dict = {"banner_timeout": self.connect_timeout,
+                        "auth_timeout": self.connect_timeout}
+        if self.key_file:
+            kwargs["key_filename"] = [str(Path(self.key_file).expanduser())]
+        conn = fabric.Connection(self.alias or self.address, user=self.user, port=self.port,
+                                 connect_timeout=self.connect_timeout, connect_kwargs=kwargs)
+        client = conn.client
+        # fabric loaded ~/.ssh/known_hosts as "system" keys; use exactly the file we were given
+        client._system_host_keys.clear()
+        client._host_keys.clear()
+        if self.known_hosts.exists():
+            client.load_host_keys(str(self.known_hosts))
+        client.set_missing_host_key_policy(
+            _HostKeyCheck(self.pinned, self.accept_new, self.known_hosts))
+        try:
+            conn.open()
+        except paramiko.BadHostKeyException as e:
+            raise HostKeyError(f"{self.address}: HOST KEY CHANGED: got {fingerprint(e.key)}, "
+                               f"known_hosts has {fingerprint(e.expected_key)}; refusing to "
+                               "connect (someone may be intercepting, or the host was "
+                               "reinstalled: check, then remove the old line)") from None
+        except HostKeyError:
+            raise
+        except (OSError, paramiko.SSHException, socket.timeout, EOFError) as e:
+            raise HostError(f"{self.address}: cannot connect over SSH: {e}") from None
+        transport = client.get_transport()
+        assert transport is not None
+        got = fingerprint(transport.get_remote_server_key())
+        if self.pinned and got != self.pinned:
+            conn.close()
+            raise HostKeyError(f"{self.address}: host key {got} does not match the pinned "
+                               f"fingerprint {self.pinned}: refusing to connect")
+        transport.set_keepalive(5)
+        self._conn = conn
+        self.connections += 1
+
+    def _alive(self) -> bool:
+        t = self._conn.client.get_transport() if self._conn else None
+        return bool(t and t.is_active())
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # closing a dead connection must never hide the real error
+                pass
+        self._conn = None
+
+    @property
+    def transport(self) -> paramiko.Transport:
+        self.connect()
+        assert self._conn is not None
+        t = self._conn.client.get_transport()
+        assert t is not None
+        return t
+
+    # ------------------------------------------------------------------ commands
+    def open_channel(self, command: str) -> paramiko.Channel:
+        chan = self.transport.open_session(timeout=self.connect_timeout)
+        chan.exec_command(command)
+        self.round_trips += 1
+        return chan
+
+    def run(self, argv: Sequence[str] | str, stdin: str | Secret | bytes | None = None,
+            timeout: float = 1800.0, check: bool = True) -> Result:
+        """Run argv (quoted here) or a prepared command line; stdin carries any secret."""
+        command = argv if isinstance(argv, str) else quote(argv)
+        shown = command if len(command) < 200 else command[:197] + "..."
+        try:
+            chan = self.open_channel(command)
+            chan.settimeout(min(timeout, 30.0))
+            if stdin is not None:
+                data = stdin.reveal() if isinstance(stdin, Secret) else stdin
+                chan.sendall(data.encode() if isinstance(data, str) else data)
+            chan.shutdown_write()
+            out, err = self._collect(chan, time.monotonic() + timeout, shown)
+            code = chan.recv_exit_status()
+        except (OSError, paramiko.SSHException, EOFError) as e:
+            self.close()
+            raise HostError(f"{self.address}: connection lost during `{shown}`: "
+                            f"{e or type(e).__name__}") from None
+        result = Result(code, out.decode(errors="replace"), err.decode(errors="replace"))
+        if check and code != 0:
+            raise CommandFailed(self.address, shown, code, result.stderr or result.stdout)
+        return result
+
+    def _collect(self, chan: paramiko.Channel, deadline: float, shown: str
+                 ) -> tuple[bytes, bytes]:
+        out, err = bytearray(), bytearray()
+        while True:
+            if chan.recv_ready():
+                out += chan.recv(65536)
+                continue
+            if chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+                continue
+            if chan.exit_status_ready() and not chan.recv_ready() and \
+                    not chan.recv_stderr_ready():
+                break
+            if not self._alive():
+                raise OSError("connection closed")
+            if time.monotonic() > deadline:
+                chan.close()
+                raise HostError(f"{self.address}: `{shown}` did not finish in time")
+            chan.status_event.wait(0.05)
+        while chan.recv_ready():
+            out += chan.recv(65536)
+        while chan.recv_stderr_ready():
+            err += chan.recv_stderr(65536)
+        return bytes(out), bytes(err)

@@ -1,0 +1,16 @@
+"""The Phoenix steps, in the original orchestrator's order (create_phoenix.sh)."""
+
+from phoenix_remote.steps.admin_user import AdminUser
+from phoenix_remote.steps.initial_setup import InitialSetup
+from phoenix_remote.steps.nfs import Nfs
+from phoenix_remote.steps.nvidia import Nvidia
+from phoenix_remote.steps.samba import Samba
+from phoenix_remote.steps.storage import Storage
+from phoenix_remote.steps.zfs import ZfsDatasets, ZfsPools, ZfsUtils
+
+STEPS = (InitialSetup(), Nvidia(), AdminUser(), ZfsUtils(), ZfsPools(), ZfsDatasets(),
+         Storage(), Nfs(), Samba())
+
+
+def step_ids() -> list[str]:
+    return [s.id for s in STEPS]

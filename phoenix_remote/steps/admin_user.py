@@ -1,0 +1,124 @@
+"""Step 3, phoenix_create_admin_user.sh: the admin's Linux account (password, sudo, SSH
+key) and Proxmox user <name>@pve with Administrator on / (through the API, not pveum)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.config.secrets import Secret
+from phoenix_remote.engine.types import Api, Change, Run, Script
+from phoenix_remote.errors import ApiError, StepFailed
+from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.parsers import passwd_entry
+from phoenix_remote.steps.common import q
+
+# Reads "user:password" on stdin, says whether /etc/shadow holds that password (no output of
+# the hash or the password; libcrypt does yescrypt). Exit 0 match, 1 differs, 2 no password.
+CHECK_PASSWORD = r"""python3 -c '
+import crypt, sys, spwd
+user, _, pw = sys.stdin.readline().rstrip("\n").partition(":")
+h = spwd.getspnam(user).sp_pwdp
+sys.exit(2 if h in ("", "*", "!", "!*") or h.startswith("!") else
+         0 if crypt.crypt(pw, h) == h else 1)' 2>/dev/null"""
+
+
+def public_key(cfg: HostConfig) -> str | None:
+    path = cfg.config.admin_user.ssh_public_key_file
+    if not path:
+        return None
+    try:
+        key = Path(path).expanduser().read_text().strip()
+    except OSError as e:
+        raise StepFailed(f"admin_user.ssh_public_key_file {path}: {e.strerror}") from None
+    if not key.startswith(("ssh-", "ecdsa-", "sk-")) or "\n" in key:
+        raise StepFailed(f"admin_user.ssh_public_key_file {path} is not one OpenSSH public key")
+    return key
+
+
+class AdminUser:
+    id = "admin_user"
+    title = "admin user (Linux + Proxmox + SSH key)"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        return {**cfg.config.admin_user.model_dump(), "key": public_key(cfg)}
+
+    def probe(self, host, cfg: HostConfig) -> dict:
+        a = cfg.config.admin_user
+        user = q(a.username)
+        out = collect(host, {
+            "passwd": f"getent passwd {user}",
+            "groups": f"id -nG {user}",
+            "ssh": f"home=$(getent passwd {user} | cut -d: -f6); stat -c '%a %U' \"$home/.ssh\" "
+                   f"\"$home/.ssh/authorized_keys\"",
+            "keys": f"home=$(getent passwd {user} | cut -d: -f6); "
+                    f"cat \"$home/.ssh/authorized_keys\"",
+        })
+        facts = {"passwd": passwd_entry(out["passwd"].text) if out["passwd"].ok else None,
+                 "groups": out["groups"].text.split(),
+                 "ssh_modes": out["ssh"].text.splitlines() if out["ssh"].ok else [],
+                 "keys": out["keys"].text.splitlines() if out["keys"].ok else [],
+                 "password": "unknown"}
+        secret = cfg.secrets.get(a.password_secret or "")
+        if facts["passwd"] and secret:
+            r = host.query(["bash", "-c", CHECK_PASSWORD],
+                           stdin=f"{a.username}:{secret.reveal()}\n", check=False)
+            facts["password"] = {0: "matches", 1: "differs", 2: "unset"}.get(r.code, "unknown")
+        try:
+            host.api.get(f"/access/users/{a.pve_userid}")
+            facts["pve_user"] = True
+        except ApiError as e:
+            if e.status != 500 or "no such user" not in e.message:
+                raise
+            facts["pve_user"] = False
+        facts["acl"] = [x for x in host.api.get("/access/acl")
+                        if x["ugid"] == a.pve_userid and x["path"] == a.pve_acl_path]
+        return facts
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        a = cfg.config.admin_user
+        secret: Secret | None = cfg.secrets.get(a.password_secret or "")
+        changes: list[Change] = []
+        if f["passwd"] is None:
+            changes.append(Change(f"Linux user {a.username}", "missing",
+                                  f"created (shell {a.shell}, home /home/{a.username})",
+                                  (Run(("useradd", "-m", "-s", a.shell, a.username)),)))
+        if secret and f["password"] != "matches":
+            stdin = Secret(f"{a.username}:{secret.reveal()}\n", secret.origin)
+            changes.append(Change(f"password of {a.username}", f["password"], "set (***)",
+                                  (Run(("chpasswd",), stdin=stdin),)))
+        if a.group not in f["groups"]:
+            changes.append(Change(f"{a.username} in group {a.group}", "not a member", "member",
+                                  (Run(("usermod", "-aG", a.group, a.username)),)))
+        if not f["pve_user"]:
+            params: dict = {"userid": a.pve_userid}
+            if secret:
+                params["password"] = secret
+            changes.append(Change(f"Proxmox user {a.pve_userid}", "missing", "created",
+                                  (Api("POST", "/access/users", params),)))
+        if not any(x["roleid"] == a.pve_role for x in f["acl"]):
+            changes.append(Change(f"ACL {a.pve_acl_path} for {a.pve_userid}", "none",
+                                  f"{a.pve_role} (propagate)",
+                                  (Api("PUT", "/access/acl", {"path": a.pve_acl_path,
+                                                              "roles": a.pve_role,
+                                                              "users": a.pve_userid}),)))
+        key = public_key(cfg)
+        if key and (key not in f["keys"] or f["ssh_modes"] != [f"700 {a.username}",
+                                                                 f"600 {a.username}"]):
+            changes.append(Change(f"SSH key of {a.username}", "absent" if key not in f["keys"]
+                                  else "wrong modes", f"{key.split()[0]} …{key[-20:]}",
+                                  (Script(add_key_script(a.username, key),
+                                          f"add the SSH key of {a.username}"),)))
+        return changes
+
+
+def add_key_script(user: str, key: str) -> str:
+    """Create ~/.ssh (700) and authorized_keys (600), owned by the user; add the key once."""
+    return f"""set -e
+home=$(getent passwd {q(user)} | cut -d: -f6)
+install -d -m 700 -o {q(user)} -g "$(id -gn {q(user)})" "$home/.ssh"
+touch "$home/.ssh/authorized_keys"
+grep -qxF {q(key)} "$home/.ssh/authorized_keys" || printf '%s\\n' {q(key)} >> "$home/.ssh/authorized_keys"
+chmod 600 "$home/.ssh/authorized_keys"
+chown {q(user)}:"$(id -gn {q(user)})" "$home/.ssh/authorized_keys"
+"""

@@ -1,0 +1,165 @@
+"""Step 1, phoenix_proxmox_initial_setup.sh: log rotation, apt repositories, upgrade, base
+packages, timezone and NTP, firewall, then network identity (last: it can move the host)."""
+
+from __future__ import annotations
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Change, MoveTo, Run
+from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
+from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, file_change, q
+
+
+def logrotate_text(cfg: HostConfig) -> str:
+    log = cfg.config.logging
+    body = "".join(f"    {line}\n" for line in log.logrotate)
+    return f"{log.log_file} {{\n{body}}}\n"
+
+
+def interfaces_text(cfg: HostConfig) -> str:
+    n = cfg.config.network
+    return (f"auto {n.interface}\niface {n.interface} inet static\n    address {n.address}\n"
+            f"    gateway {n.gateway}\n    dns-nameservers {n.dns}\n")
+
+
+def ufw_rule(rule: str) -> tuple[str, str]:
+    return (rule, "Anywhere")
+
+
+class InitialSetup:
+    id = "initial_setup"
+    title = "repositories, upgrade, packages, time, firewall, network identity"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        c = cfg.config
+        return {"logging": c.logging.model_dump(), "apt": c.apt.model_dump(),
+                "base": c.base_packages, "samba": c.samba_packages, "time": c.time.model_dump(),
+                "network": c.network.model_dump(), "firewall": c.firewall.model_dump()}
+
+    def probe(self, host, cfg: HostConfig) -> dict:
+        c = cfg.config
+        pkgs = [*c.base_packages, *c.samba_packages, c.time.ntp_package, c.firewall.package]
+        cmds = {
+            "logrotate": f"cat {q(c.logging.logrotate_file)}",
+            "sources": f"cat {q(c.apt.sources_list)}",
+            "lists": "ls /var/lib/apt/lists/",
+            "upgradable": "apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c '^Inst '",
+            "pkgs": dpkg_query(pkgs),
+            "smbd": "command -v smbd",
+            "timezone": "timedatectl show -p Timezone --value",
+            "ntp_enabled": f"systemctl is-enabled {q(c.time.ntp_service)}",
+            "ntp_active": f"systemctl is-active {q(c.time.ntp_service)}",
+            "hostname": "hostnamectl --static || cat /etc/hostname",
+            "iface": f"cat {q(self.iface_file(cfg))}",
+            "hosts": "cat /etc/hosts",
+            "ufw": "ufw status",
+        }
+        for i, path in enumerate(c.apt.disable_lists):
+            cmds[f"disable{i}"] = f"test -e {q(path)}"
+        out = collect(host, cmds)
+        return {k: (v.text if k != "upgradable" and not k.startswith("disable") else v)
+                for k, v in out.items()} | {
+            "upgradable_n": int(out["upgradable"].text.strip() or 0),
+            "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
+                                if out[f"disable{i}"].ok],
+            "installed": dpkg_installed(out["pkgs"].text),
+            "has_smbd": out["smbd"].ok,
+            "logrotate": out["logrotate"].text if out["logrotate"].ok else None,
+            "iface": out["iface"].text if out["iface"].ok else None,
+        }
+
+    @staticmethod
+    def iface_file(cfg: HostConfig) -> str:
+        return f"/etc/network/interfaces.d/50-{cfg.config.network.interface}.cfg"
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        c = cfg.config
+        changes: list[Change] = []
+        if ch := file_change(c.logging.logrotate_file, f["logrotate"], logrotate_text(cfg)):
+            changes.append(ch)
+        for path in f["disable_present"]:
+            changes.append(Change(f"disable {path}", "present", f"renamed to {path}.bak",
+                                  (Run(("mv", "-f", path, path + ".bak")),)))
+        lines = f["sources"].splitlines()
+        missing = [r for r in c.apt.repositories if r not in (x.strip() for x in lines)]
+        repos_changed = bool(missing or f["disable_present"])
+        if missing:
+            text = f["sources"] + ("" if not f["sources"] or f["sources"].endswith("\n")
+                                   else "\n") + "".join(r + "\n" for r in missing)
+            ch = file_change(c.apt.sources_list, f["sources"], text)
+            assert ch is not None
+            changes.append(Change(f"apt repositories in {c.apt.sources_list}", "missing: "
+                                  + "; ".join(missing), "present", ch.actions))
+        never_updated = not any("download.proxmox.com" in x for x in f["lists"].split())
+        if c.apt.dist_upgrade and (repos_changed or never_updated or f["upgradable_n"]):
+            changes.append(Change(
+                "system upgrade", f"{f['upgradable_n']} upgradable package(s)"
+                + ("; package lists stale" if repos_changed or never_updated else ""),
+                "up to date; boot loader and initramfs refreshed",
+                (Run((*APT_ENV, "apt-get", "update", "-q")),
+                 Run((*APT_ENV, "apt-get", "dist-upgrade", "-y", "-q")),
+                 Run(("proxmox-boot-tool", "refresh")), Run(("update-initramfs", "-u")))))
+        want = [p for p in c.base_packages if p not in f["installed"]]
+        if not f["has_smbd"]:
+            want += [p for p in c.samba_packages if p not in f["installed"]]
+        if c.time.ntp_package not in f["installed"]:
+            want.append(c.time.ntp_package)
+        if c.firewall.package not in f["installed"]:
+            want.append(c.firewall.package)
+        if want:
+            changes.append(Change("packages", "missing: " + " ".join(want), "installed",
+                                  apt_install(want)))
+        if f["timezone"].strip() != c.time.timezone:
+            changes.append(Change("timezone", f["timezone"].strip() or "unknown",
+                                  c.time.timezone,
+                                  (Run(("timedatectl", "set-timezone", c.time.timezone)),)))
+        if f["ntp_enabled"].strip() != "enabled" or f["ntp_active"].strip() != "active":
+            changes.append(Change(f"{c.time.ntp_service}",
+                                  f"{f['ntp_enabled'].strip()}/{f['ntp_active'].strip()}",
+                                  "enabled/active",
+                                  (Run(("systemctl", "enable", "--now", c.time.ntp_service)),)))
+        changes += self.firewall_plan(f, cfg)
+        changes += self.network_plan(f, cfg)
+        return changes
+
+    def firewall_plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        active, rules = ufw_status(f["ufw"])
+        missing = [r for r in cfg.config.firewall.allow if ufw_rule(r) not in rules]
+        actions = tuple(Run(("ufw", "allow", r)) for r in missing)
+        if not active:
+            # OpenSSH is allowed before enabling, and --force avoids the interactive
+            # question that made the original hang: the tool never locks itself out
+            actions += (Run(("ufw", "--force", "enable")),)
+        if not actions:
+            return []
+        return [Change("firewall (ufw)", f"{'active' if active else 'inactive'}; missing rules: "
+                       + (", ".join(missing) or "none"), "active; allows "
+                       + ", ".join(cfg.config.firewall.allow), actions)]
+
+    def network_plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        n = cfg.config.network
+        changes = []
+        if f["hostname"].strip() != n.hostname:
+            changes.append(Change("hostname", f["hostname"].strip(), n.hostname,
+                                  (Run(("hostnamectl", "set-hostname", n.hostname)),)))
+        if not any(n.hostname in line.split() for line in f["hosts"].splitlines()
+                   if not line.lstrip().startswith("#")):
+            text = f["hosts"] + ("" if f["hosts"].endswith("\n") else "\n") + \
+                f"127.0.1.1 {n.hostname}\n"
+            ch = file_change("/etc/hosts", f["hosts"], text)
+            assert ch is not None
+            changes.append(Change("/etc/hosts entry", f"no line for {n.hostname}",
+                                  f"127.0.1.1 {n.hostname}", ch.actions))
+        iface = file_change(self.iface_file(cfg), f["iface"], interfaces_text(cfg))
+        if iface:
+            moves = n.ip != cfg.address
+            actions = iface.actions + (Run(("sh", "-c", "systemctl restart networking "
+                                            ">/dev/null 2>&1 &" if moves else
+                                            "systemctl restart networking")),)
+            if moves:
+                actions += (MoveTo(n.ip),)
+            changes.append(Change(f"network identity {n.interface}", iface.before,
+                                  f"{n.address} via {n.gateway}, dns {n.dns}"
+                                  + (f" (host moves from {cfg.address})" if moves else ""),
+                                  actions))
+        return changes

@@ -1,0 +1,99 @@
+"""Step 9, phoenix_setup_samba.sh: Samba packages, the SMB user and its password, and
+smb.conf with the original [global] section plus the configured shares (validated by
+testparm before the services restart; the previous file is restored on failure)."""
+
+from __future__ import annotations
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.config.secrets import Secret
+from phoenix_remote.engine.types import Change, Run
+from phoenix_remote.errors import StepFailed
+from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
+from phoenix_remote.steps.common import apt_install, dpkg_query, q, short_diff
+from phoenix_remote.steps.nfs import validated_install
+from phoenix_remote.steps.zfs import planned_datasets
+from phoenix_remote.steps.ntlm import nt_hash
+
+SMB_CONF = "/etc/samba/smb.conf"
+
+
+def smb_conf_text(cfg: HostConfig) -> str:
+    s, z, st = cfg.config.samba, cfg.config.zfs, cfg.config.storage
+    out = ["[global]"] + [f"   {k} = {v}" for k, v in s.global_.items()] + [""]
+    for share in s.shares:
+        _, content = st.type_and_content(share.dataset)
+        out += [f"[{share.name}]",
+                f"   comment = Samba share for {share.dataset} ({','.join(content)})",
+                f"   path = {z.mountpoint(share.dataset)}",
+                f"   force user = {s.user}", f"   force group = {s.user}"]
+        out += [f"   {k} = {v}" for k, v in share.options.items()] + [""]
+    return "\n".join(out)
+
+
+class Samba:
+    id = "samba"
+    title = "Samba shares"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        s = cfg.config.samba
+        return {"user": s.user, "packages": s.packages, "conf": smb_conf_text(cfg)}
+
+    def probe(self, host, cfg: HostConfig) -> dict:
+        s, z = cfg.config.samba, cfg.config.zfs
+        out = collect(host, {
+            "pkgs": dpkg_query([*s.packages, "samba-common-bin"]),
+            "user": f"getent passwd {q(s.user)}",
+            "pdb": "pdbedit -L -w",
+            "conf": f"cat {SMB_CONF}",
+            "datasets": "zfs list -H -o name -t filesystem",
+            "dirs": " ; ".join(f"test -d {q(z.mountpoint(x.dataset))} && echo {q(x.dataset)}"
+                               for x in s.shares) or "true",
+            "smbd": "systemctl is-active smbd",
+            "nmbd": "systemctl is-active nmbd",
+        })
+        return {"installed": dpkg_installed(out["pkgs"].text), "user": out["user"].ok,
+                "hash": pdbedit_hash(out["pdb"].text, s.user),
+                "conf": out["conf"].text if out["conf"].ok else None,
+                "datasets": lines(out["datasets"].text), "dirs": lines(out["dirs"].text),
+                "services": {"smbd": out["smbd"].text.strip(), "nmbd": out["nmbd"].text.strip()}}
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        s = cfg.config.samba
+        secret: Secret | None = cfg.secrets.get(s.password_secret)
+        changes = []
+        if not any(p in f["installed"] for p in s.packages):
+            changes.append(Change("Samba packages", "not installed", " ".join(s.packages),
+                                  apt_install(s.packages, update=True)))
+        if not f["user"]:
+            changes.append(Change(f"SMB system user {s.user}", "missing",
+                                  "system account, no login, no home",
+                                  (Run(("useradd", "-r", "-s", "/usr/sbin/nologin", "-M",
+                                        s.user)),)))
+        if secret is not None and f["hash"] != nt_hash(secret.reveal()):
+            stdin = Secret(f"{secret.reveal()}\n{secret.reveal()}\n", secret.origin)
+            changes.append(Change(f"Samba password of {s.user}",
+                                  "unset" if f["hash"] is None else "differs", "set (***)",
+                                  (Run(("smbpasswd", "-s", "-a", s.user), stdin=stdin),)))
+        planned = planned_datasets(cfg)
+        for share in s.shares:
+            if share.dataset not in f["datasets"] and share.dataset in planned:
+                continue  # created by zfs_datasets (earlier in the same apply)
+            if share.dataset not in f["datasets"]:
+                raise StepFailed(f"Samba share {share.name}: dataset {share.dataset} does not "
+                                 "exist; run the zfs steps first")
+            if share.dataset not in f["dirs"]:
+                mp = cfg.config.zfs.mountpoint(share.dataset)
+                changes.append(Change(f"mountpoint {mp}", "missing", "directory",
+                                      (Run(("mkdir", "-p", mp)),)))
+        text = smb_conf_text(cfg)
+        if f["conf"] != text:
+            before = "missing" if f["conf"] is None else short_diff(f["conf"], text)
+            changes.append(Change(SMB_CONF, before, f"[global] + {len(s.shares)} share(s)",
+                                  (validated_install(SMB_CONF, text, "testparm -s",
+                                                     "systemctl restart nmbd smbd",
+                                                     "install smb.conf, testparm, restart"),)))
+        elif any(v != "active" for v in f["services"].values()):
+            changes.append(Change("Samba services", str(f["services"]), "smbd, nmbd active",
+                                  (Run(("systemctl", "restart", "nmbd", "smbd")),)))
+        return changes

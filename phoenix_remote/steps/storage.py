@@ -1,0 +1,84 @@
+"""Step 7, phoenix_create_storage.sh: Proxmox storage definitions for the datasets, through
+the API (the original's `pvesm status | grep` existence test never matched)."""
+
+from __future__ import annotations
+
+from phoenix_remote.config.checks import storage_rules
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Api, Change
+from phoenix_remote.errors import StepFailed
+from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.parsers import lines
+from phoenix_remote.steps.zfs import enabled_pools
+
+
+def desired(cfg: HostConfig) -> dict[str, dict]:
+    """storage id -> the definition PVE should hold (zfspool and dir types; nfs is the NFS
+    step's)."""
+    z, s = cfg.config.zfs, cfg.config.storage
+    out = {}
+    for dataset in s.dataset_map:
+        pool = dataset.split("/")[0]
+        if pool not in enabled_pools(cfg):
+            continue
+        kind, content = s.type_and_content(dataset)
+        sid = s.storage_id(dataset)
+        if kind == "zfspool":
+            out[sid] = {"type": "zfspool", "pool": dataset, "content": ",".join(sorted(content)),
+                        "disable": 0}
+        elif kind == "dir":
+            out[sid] = {"type": "dir", "path": z.mountpoint(dataset),
+                        "content": ",".join(sorted(content)), "disable": 0, "shared": 1}
+    return out
+
+
+class Storage:
+    id = "storage"
+    title = "Proxmox storage definitions"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        return {"desired": desired(cfg)}
+
+    def probe(self, host, cfg: HostConfig) -> dict:
+        out = collect(host, {"datasets": "zfs list -H -o name -t filesystem"})
+        return {"datasets": lines(out["datasets"].text),
+                "storage": {s["storage"]: s for s in host.api.get("/storage")}}
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        rules = storage_rules()
+        changes = []
+        for sid, want in desired(cfg).items():
+            have = f["storage"].get(sid)
+            if have is None:
+                params = {"storage": sid, **want}
+                changes.append(Change(f"storage {sid}", "missing", _show(want),
+                                      (Api("POST", "/storage", params),)))
+                continue
+            if have["type"] != want["type"]:
+                raise StepFailed(f"storage {sid} exists as type {have['type']}, the config "
+                                 f"wants {want['type']}: remove or rename it first")
+            fixed = [k for k in rules[want["type"]]["fixed"] if str(have.get(k)) != str(want[k])]
+            if fixed:
+                k = fixed[0]
+                raise StepFailed(f"storage {sid} has {k}={have.get(k)}, the config wants "
+                                 f"{want[k]}; PVE cannot change '{k}': remove the storage "
+                                 "(pvesm remove) and rerun")
+            update = {k: v for k, v in want.items()
+                      if k not in ("type", *rules[want["type"]]["fixed"])
+                      and _norm(k, have.get(k)) != _norm(k, v)}
+            if update:
+                changes.append(Change(f"storage {sid}", _show({k: have.get(k) for k in update}),
+                                      _show(update), (Api("PUT", f"/storage/{sid}", update),)))
+        return changes
+
+
+def _norm(key: str, value) -> str:
+    if value is None:
+        return "0" if key in ("disable", "shared") else ""
+    if key == "content":
+        return ",".join(sorted(str(value).split(",")))
+    return str(value)
+
+
+def _show(d: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items())

@@ -1,0 +1,181 @@
+"""Steps 4-6: zfsutils-linux, ZFS pools (phoenix_setup_zfs_pools.sh) and datasets
+(phoenix_setup_zfs_datasets.sh), with drive safety checks and property drift repair."""
+
+from __future__ import annotations
+
+import os
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Change, Run
+from phoenix_remote.errors import StepFailed
+from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.parsers import dpkg_installed, lines, zfs_props
+from phoenix_remote.steps.common import apt_install, dpkg_query, q
+
+
+class ZfsUtils:
+    id = "zfsutils"
+    title = "zfsutils-linux package"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        return {"package": cfg.config.zfs.package}
+
+    def probe(self, host, cfg: HostConfig) -> dict:
+        out = collect(host, {"pkgs": dpkg_query([cfg.config.zfs.package])})
+        return {"installed": dpkg_installed(out["pkgs"].text)}
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        pkg = cfg.config.zfs.package
+        if pkg in f["installed"]:
+            return []
+        return [Change(f"package {pkg}", "not installed", "installed",
+                       apt_install([pkg], update=True))]
+
+
+def enabled_pools(cfg: HostConfig) -> dict:
+    return {name: p for name, p in cfg.config.zfs.pools.items() if p.enabled}
+
+
+def planned_datasets(cfg: HostConfig) -> set[str]:
+    """Datasets the zfs steps create (configured, in an enabled pool): later steps may count
+    on them in a plan, since apply runs the zfs steps first and stops if they fail."""
+    return {d for d in cfg.config.zfs.dataset_paths() if d.split("/")[0] in enabled_pools(cfg)}
+
+
+class ZfsPools:
+    id = "zfs_pools"
+    title = "ZFS pools"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        z = cfg.config.zfs
+        return {"pools": {k: v.model_dump() for k, v in enabled_pools(cfg).items()},
+                "pool_options": z.pool_options, "fs_options": z.filesystem_options,
+                "drives": {k: [d.model_dump() for d in v] for k, v in cfg.drives.items()}}
+
+    def probe(self, host, cfg: HostConfig) -> dict:
+        z = cfg.config.zfs
+        cmds = {"pools": "zpool list -H -o name", "status": "zpool status",
+                "pool_props": "zpool get -H -o name,property,value,source "
+                              + ",".join(z.pool_options or {"autotrim": ""}),
+                "fs_props": "zfs get -H -d 0 -o name,property,value,source "
+                            + ",".join(z.filesystem_options or {"compression": ""})}
+        drives = [d for items in cfg.drives.values() for d in items]
+        for i, d in enumerate(drives):
+            cmds[f"dev{i}"] = f"readlink -e {q(d.path)}"
+            cmds[f"sig{i}"] = f"lsblk -nro NAME,FSTYPE {q(d.path)}"
+            cmds[f"blk{i}"] = f"blkid -p {q(d.path)}"
+        out = collect(host, cmds)
+        facts = {"pools": lines(out["pools"].text), "status": out["status"].text,
+                 "pool_props": zfs_props(out["pool_props"].text),
+                 "fs_props": zfs_props(out["fs_props"].text), "drives": {}}
+        for i, d in enumerate(drives):
+            sigs = [x.split() for x in lines(out[f"sig{i}"].text)]
+            facts["drives"][d.path] = {
+                "device": out[f"dev{i}"].text.strip() if out[f"dev{i}"].ok else None,
+                "partitions": [s[0] for s in sigs[1:]],
+                "signatures": sorted({s[1] for s in sigs if len(s) > 1}),
+                "probe": out[f"blk{i}"].text.strip()}
+        return facts
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        z = cfg.config.zfs
+        changes: list[Change] = []
+        for name, pool in enabled_pools(cfg).items():
+            if name in f["pools"]:
+                changes += self.drift(name, f, cfg)
+                continue
+            drives = cfg.drives.get(name, ())
+            if len(drives) != pool.drive_count:
+                raise StepFailed(f"pool {name} needs {pool.drive_count} drive(s) in the "
+                                 f"inventory (drives.{name}), found {len(drives)}")
+            actions: tuple = ()
+            for d in drives:
+                info = f["drives"][d.path]
+                if info["device"] is None:
+                    raise StepFailed(f"drive {d.path} for pool {name} does not exist on the "
+                                     "host; check the by-id path (phoenix disks HOST)")
+                base = os.path.basename(d.path)
+                if base in f["status"] or os.path.basename(info["device"]) in f["status"]:
+                    raise StepFailed(f"drive {d.path} is already in use by another ZFS pool")
+                dirty = info["partitions"] or info["signatures"]
+                if dirty and not d.wipe:
+                    raise StepFailed(
+                        f"drive {d.path} for pool {name} is not empty (partitions: "
+                        f"{', '.join(info['partitions']) or 'none'}; signatures: "
+                        f"{', '.join(info['signatures']) or 'none'}); refusing to destroy it. "
+                        f"Set wipe: true for this drive in the inventory to allow it")
+                if dirty:
+                    actions += (Run(("wipefs", "-a", d.path)),)
+            argv = ["zpool", "create", "-f"]
+            for k, v in z.pool_options.items():
+                argv += ["-o", f"{k}={v}"]
+            for k, v in z.filesystem_options.items():
+                argv += ["-O", f"{k}={v}"]
+            argv.append(name)
+            if pool.layout == "mirror":
+                argv.append("mirror")
+            argv += [d.path for d in drives]
+            changes.append(Change(f"pool {name}", "missing", f"{pool.layout} of "
+                                  + ", ".join(os.path.basename(d.path) for d in drives),
+                                  (*actions, Run(tuple(argv)))))
+        return changes
+
+    def drift(self, name: str, f: dict, cfg: HostConfig) -> list[Change]:
+        z = cfg.config.zfs
+        out = []
+        for k, v in z.pool_options.items():
+            have = f["pool_props"].get(name, {}).get(k, ("?", ""))[0]
+            if have != v:
+                out.append(Change(f"pool {name} {k}", have, v,
+                                  (Run(("zpool", "set", f"{k}={v}", name)),)))
+        for k, v in z.filesystem_options.items():
+            have, source = f["fs_props"].get(name, {}).get(k, ("?", ""))
+            if have != v or source != "local":
+                out.append(Change(f"dataset {name} {k}", f"{have} ({source})", f"{v} (local)",
+                                  (Run(("zfs", "set", f"{k}={v}", name)),)))
+        return out
+
+
+class ZfsDatasets:
+    id = "zfs_datasets"
+    title = "ZFS datasets and properties"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        z = cfg.config.zfs
+        return {"datasets": z.datasets, "rule": z.mountpoint_rule,
+                "pools": list(enabled_pools(cfg))}
+
+    def probe(self, host, cfg: HostConfig) -> dict:
+        props = sorted({p for sets in cfg.config.zfs.datasets.values()
+                        for d in sets.values() for p in d} | {"mountpoint"})
+        out = collect(host, {"pools": "zpool list -H -o name",
+                             "props": "zfs get -H -t filesystem -o name,property,value,source "
+                                      + ",".join(props)})
+        return {"pools": lines(out["pools"].text), "props": zfs_props(out["props"].text)}
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        z = cfg.config.zfs
+        changes: list[Change] = []
+        for pool, sets in z.datasets.items():
+            if pool not in enabled_pools(cfg):
+                f.setdefault("_notes", []).append(f"pool {pool} is disabled: its datasets are "
+                                                  "skipped")
+                continue
+            for name, props in sets.items():
+                path = f"{pool}/{name}"
+                want = {"mountpoint": z.mountpoint(path), **props}
+                have = f["props"].get(path)
+                if have is None:
+                    argv = ["zfs", "create"]
+                    for k, v in want.items():
+                        argv += ["-o", f"{k}={v}"]
+                    changes.append(Change(f"dataset {path}", "missing", ", ".join(
+                        f"{k}={v}" for k, v in want.items()), (Run((*argv, path)),)))
+                    continue
+                for k, v in want.items():
+                    value, source = have.get(k, ("?", "?"))
+                    if value != v or source != "local":
+                        changes.append(Change(f"dataset {path} {k}", f"{value} ({source})",
+                                              f"{v} (local)",
+                                              (Run(("zfs", "set", f"{k}={v}", path)),)))
+        return changes
