@@ -32,13 +32,14 @@ sandbox: install ## start HOSTS sandbox hosts; writes .sandbox/hosts.json + inve
 	$(BIN)/python -m tests.sandbox up $(HOSTS)
 
 sandbox-down: ## stop every sandbox host and remove all it created
-	$(PY) -m tests.sandbox down
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY)) -m tests.sandbox down
 
 demo: sandbox-demo-host ## one sandbox host: plan, apply, verify
 	bash $(SB)/demo.sh
 
 sandbox-demo-host: install
 	bash $(SB)/prereqs.sh
+	$(BIN)/python -m tests.sandbox purge 1
 	$(BIN)/python -m tests.sandbox up 1
 
 bench: install

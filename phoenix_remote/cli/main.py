@@ -95,6 +95,7 @@ def hosts(config: ConfigOpt = DEFAULT_CONFIG, inventory: InventoryOpt = None,
 def _register_runs() -> None:
     from phoenix_remote.cli import run as run_cli
     run_cli.register(app, load, DEFAULT_CONFIG)
+    run_cli.register_inspect(app, load, DEFAULT_CONFIG)
 
 
 _register_runs()

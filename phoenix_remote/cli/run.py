@@ -119,3 +119,70 @@ def register(app: typer.Typer, load, DEFAULT_CONFIG) -> None:
                   "1 any failure.", "Example: phoenix apply -i inventory/hosts.yaml -l pve1")
     make("verify", "Audit hosts without changing anything. Exit 0 in policy, 2 drift, "
                    "1 error or unknown.", "Example: phoenix verify -i inventory/hosts.yaml --json")
+
+
+def register_inspect(app: typer.Typer, load, DEFAULT_CONFIG) -> None:
+    @app.command(epilog="Example: phoenix status -i inventory/hosts.yaml -l pve1")
+    def status(config: Annotated[Path, typer.Option("--config", "-c")] = DEFAULT_CONFIG,
+               inventory: Annotated[Path, typer.Option("--inventory", "-i")] = Path(
+                   "inventory/hosts.yaml"),
+               limit: LimitOpt = None,
+               known_hosts: Annotated[Path, typer.Option()] = DEFAULT_KNOWN_HOSTS,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> int:
+        """Show the ledger of each host: what each step applied, when, with which backups."""
+        import json
+
+        from phoenix_remote.engine.ledger import Ledger
+        from phoenix_remote.host.host import Host
+        result = load(config, inventory, None, secrets="none")
+        out = {}
+        for cfg in choose(result, limit):
+            host = Host(cfg, readonly=True, known_hosts=known_hosts)
+            try:
+                out[cfg.name] = Ledger(host, cfg.config.ledger_path).load()
+            except PhoenixError as e:
+                out[cfg.name] = {"error": str(e)}
+            finally:
+                host.close()
+        if as_json:
+            print(json.dumps(out, indent=2))
+            return 0
+        for name, data in out.items():
+            print(f"{name}: {data.get('error') or ''}")
+            for step, rec in data.get("steps", {}).items():
+                print(f"  {step:<14} {rec.get('result', '?'):<8} {rec.get('finished', ''):<25} "
+                      f"inputs {rec.get('fingerprint', '-')}  backups {len(rec.get('backups', []))}")
+            if data.get("runs"):
+                last = data["runs"][-1]
+                print(f"  last run: {last.get('status')} at {last.get('finished')}")
+        return 0
+
+    @app.command(epilog="Example: phoenix disks pve1 -i inventory/hosts.yaml")
+    def disks(host_name: Annotated[str, typer.Argument(metavar="HOST")],
+              config: Annotated[Path, typer.Option("--config", "-c")] = DEFAULT_CONFIG,
+              inventory: Annotated[Path, typer.Option("--inventory", "-i")] = Path(
+                  "inventory/hosts.yaml"),
+              known_hosts: Annotated[Path, typer.Option()] = DEFAULT_KNOWN_HOSTS,
+              insecure: Annotated[bool, typer.Option("--insecure")] = False) -> int:
+        """List a host's NVMe drives (by-id path, size, model, in use or free) from its API,
+        to fill in the inventory's drives."""
+        from phoenix_remote.host.host import Host
+        result = load(config, inventory, None, secrets="available")
+        if host_name not in result.hosts:
+            raise PhoenixError(f"unknown host {host_name!r}")
+        host = Host(result.hosts[host_name], readonly=True, known_hosts=known_hosts,
+                    insecure=insecure)
+        try:
+            rows = host.api.get(f"/nodes/{host.api.node}/disks/list")
+        finally:
+            host.close()
+        print(f"{'by-id path':<64} {'size':>9}  {'model':<28} state")
+        for d in rows:
+            if d.get("type") not in ("nvme", None) and "nvme" not in d["devpath"]:
+                continue
+            size = f"{d['size'] / 1e12:.2f} TB" if d["size"] >= 1e12 else \
+                f"{d['size'] / 1e9:.0f} GB"
+            link = d.get("by_id_link") or d["devpath"]
+            print(f"{link:<64} {size:>9}  {d.get('model', ''):<28} "
+                  f"{'in use: ' + d['used'] if d.get('used') else 'free'}")
+        return 0

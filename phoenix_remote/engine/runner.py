@@ -61,7 +61,9 @@ def execute(host: Host, change: Change, emit: Emit, step_id: str) -> None:
         if isinstance(action, Run):
             host.run(list(action.argv), stdin=action.stdin, timeout=action.timeout)
         elif isinstance(action, Script):
-            host.run_script(action.text)
+            out = host.run_script(action.text).stdout
+            host.backups += [line.split(" ", 1)[1] for line in out.splitlines()
+                             if line.startswith("PHOENIX-BACKUP ")]
         elif isinstance(action, WriteFile):
             host.write_file(action.path, action.content, action.mode, action.owner,
                             action.backup)

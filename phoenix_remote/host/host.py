@@ -14,7 +14,7 @@ from pathlib import Path
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import HostError, PhoenixError
-from phoenix_remote.host.ssh import DEFAULT_KNOWN_HOSTS, Result, SshSession, quote
+from phoenix_remote.host.ssh import DEFAULT_KNOWN_HOSTS, SCRIPT, Result, SshSession, quote
 
 BACKUP_SUFFIX = ".phoenix-bak."
 
@@ -46,7 +46,7 @@ class Host:
 
     def script(self, text: str, check: bool = True) -> Result:
         """A read-only shell script in one round trip (sent on stdin, never in argv)."""
-        return self.query(["bash", "-s"], stdin=text, check=check)
+        return self.query(list(SCRIPT), stdin=text, check=check)
 
     def read_file(self, path: str) -> str | None:
         r = self.query(f"if [ -e {quote([path])} ]; then cat -- {quote([path])}; "
@@ -71,7 +71,7 @@ class Host:
     def run_script(self, text: str) -> Result:
         """A changing shell script in one round trip, sent on stdin (never in argv)."""
         self._writable("run a script")
-        return self.ssh.run(["bash", "-s"], text, self.cfg.ssh.command_timeout)
+        return self.ssh.run(list(SCRIPT), text, self.cfg.ssh.command_timeout)
 
     def write_file(self, path: str, content: str, mode: str = "0644", owner: str = "root:root",
                    backup: bool = True) -> str | None:
@@ -100,7 +100,7 @@ sync -- "$tmp" 2>/dev/null || true
 mv -f -- "$tmp" "$target"
 [ -n "$made_backup" ] && echo backup || true
 """
-        r = self.ssh.run(["bash", "-s"], script, self.cfg.ssh.command_timeout)
+        r = self.ssh.run(list(SCRIPT), script, self.cfg.ssh.command_timeout)
         if r.stdout.strip() == "backup":
             self.backups.append(backup_path)
             return backup_path

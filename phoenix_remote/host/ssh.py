@@ -36,6 +36,11 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+# Scripts travel on stdin. `bash -s` would let any command in the script read (and eat) the
+# rest of the script from that same stdin; reading it whole first gives commands an empty one.
+SCRIPT = ("bash", "-c", 'eval "$(cat)"')
+
+
 def quote(argv: Sequence[str]) -> str:
     """The one place where argv becomes a shell command line."""
     return shlex.join(str(a) for a in argv)
@@ -186,8 +191,9 @@ class SshSession:
             if chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
                 continue
-            if chan.exit_status_ready() and not chan.recv_ready() and \
-                    not chan.recv_stderr_ready():
+            # sshd may send the exit status before the last output: wait for EOF as well
+            if chan.exit_status_ready() and chan.eof_received and not chan.recv_ready() \
+                    and not chan.recv_stderr_ready():
                 break
             if not self._alive():
                 raise OSError("connection closed")

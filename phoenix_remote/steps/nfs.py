@@ -22,13 +22,14 @@ def exports_text(cfg: HostConfig) -> str:
     return HEADER + body
 
 
-def validated_install(path: str, text: str, check: str, reload: str, title: str) -> Script:
-    """Back up `path`, install the new text, run `check`; on failure put the old file back and
-    fail; on success run `reload`. One round trip, nothing half-applied."""
+def validated_install(path: str, text: str, check: str, reload: str, title: str,
+                      backup_suffix: str = ".bak.$(date +%Y-%m-%d_%H-%M-%S)") -> Script:
+    """Back up `path` (the original's backup name), install the new text, run `check`; on
+    failure put the old file back and fail; on success run `reload`. One round trip."""
     return Script(f"""set -e
 target={q(path)}
-backup="$target.bak.$(date +%Y-%m-%d_%H-%M-%S)"
-[ -e "$target" ] && cp -a -- "$target" "$backup"
+backup="$target{backup_suffix}"
+if [ -e "$target" ]; then cp -a -- "$target" "$backup"; echo "PHOENIX-BACKUP $backup"; fi
 tmp=$(mktemp "$target.phoenix.XXXXXX")
 cat > "$tmp" <<'PHOENIX_EOF'
 {text}PHOENIX_EOF

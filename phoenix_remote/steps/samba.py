@@ -92,7 +92,8 @@ class Samba:
             changes.append(Change(SMB_CONF, before, f"[global] + {len(s.shares)} share(s)",
                                   (validated_install(SMB_CONF, text, "testparm -s",
                                                      "systemctl restart nmbd smbd",
-                                                     "install smb.conf, testparm, restart"),)))
+                                                     "install smb.conf, testparm, restart",
+                                                     ".phoenix.bak.$(date +%Y%m%d_%H%M%S)"),)))
         elif any(v != "active" for v in f["services"].values()):
             changes.append(Change("Samba services", str(f["services"]), "smbd, nmbd active",
                                   (Run(("systemctl", "restart", "nmbd", "smbd")),)))

@@ -11,7 +11,7 @@ import pytest
 from tests.sandbox import lab
 from tests.sandbox.paths import host_ip
 
-N_HOSTS = int(os.environ.get("SANDBOX_HOSTS", "3"))
+N_HOSTS = int(os.environ.get("SANDBOX_HOSTS", "5"))
 
 
 @dataclass

@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.sandbox import ca, mirror
+from tests.sandbox import mirror
 from tests.sandbox.paths import (
     BASE,
     BRIDGE_IP,
@@ -67,6 +67,7 @@ def any_running() -> bool:
 # ------------------------------------------------------------------------- images
 def build() -> None:
     """Rootfs (cached), CA, mirror and the custom layer; each step skips when current."""
+    from tests.sandbox import ca  # needs cryptography (the venv); `down` must not
     run(["bash", HERE / "build-rootfs.sh"], env=ENV, capture_output=False)
     ca.ensure_ca(BASE / "ca")
     if not (BASE / "ca" / "mirror.pem").exists():

@@ -57,10 +57,12 @@ class State:
         self.data = self._cm.__enter__()
         if not self.data:
             self.data.update(initial())
+        self._before = json.dumps(self.data, sort_keys=True)
         return self.data
 
     def __exit__(self, *exc):
-        if exc[0] is None:
+        if exc[0] is None and (json.dumps(self.data, sort_keys=True) != self._before or
+                               not os.path.exists(os.path.join(ETC_PVE, "storage.cfg"))):
             render(self.data)
         return self._cm.__exit__(*exc)
 

@@ -19,10 +19,13 @@ def locked(name):
     """Read-modify-write one JSON state file under an exclusive lock."""
     os.makedirs(STATE, exist_ok=True)
     path = os.path.join(STATE, name)
-    with open(path + ".lock", "w") as lock:
+    with open(path + ".lock", "a") as lock:  # "a": taking the lock changes nothing
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = load(name)
+        before = json.dumps(data, sort_keys=True)
         yield data
+        if json.dumps(data, sort_keys=True) == before:
+            return  # a read: leave the file (and its mtime) alone, as the real tools do
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
