@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, MoveTo, Run
+from phoenix_remote.errors import StepFailed
 from phoenix_remote.facts.batch import collect
 from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
 from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, file_change, q
@@ -57,15 +58,20 @@ class InitialSetup:
         for i, path in enumerate(c.apt.disable_lists):
             cmds[f"disable{i}"] = f"test -e {q(path)}"
         out = collect(host, cmds)
-        return {k: (v.text if k != "upgradable" and not k.startswith("disable") else v)
-                for k, v in out.items()} | {
-            "upgradable_n": int(out["upgradable"].text.strip() or 0),
+        text = {k: v.text for k, v in out.items()}
+        return {
+            "logrotate": text["logrotate"] if out["logrotate"].ok else None,
+            "sources": text["sources"] if out["sources"].ok else "",
+            "lists": text["lists"],
+            "upgradable_n": int(text["upgradable"].strip() or 0),
+            "installed": dpkg_installed(text["pkgs"]),
+            "has_smbd": out["smbd"].ok,
+            "timezone": text["timezone"], "ntp_enabled": text["ntp_enabled"],
+            "ntp_active": text["ntp_active"], "hostname": text["hostname"],
+            "iface": text["iface"] if out["iface"].ok else None,
+            "hosts": text["hosts"], "ufw": text["ufw"],
             "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
                                 if out[f"disable{i}"].ok],
-            "installed": dpkg_installed(out["pkgs"].text),
-            "has_smbd": out["smbd"].ok,
-            "logrotate": out["logrotate"].text if out["logrotate"].ok else None,
-            "iface": out["iface"].text if out["iface"].ok else None,
         }
 
     @staticmethod
@@ -123,6 +129,11 @@ class InitialSetup:
         return changes
 
     def firewall_plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        allow = cfg.config.firewall.allow
+        port = str(cfg.ssh.port)
+        if not any(r in ("OpenSSH", "ssh", port, f"{port}/tcp") for r in allow):
+            raise StepFailed(f"firewall.allow has no rule for SSH (OpenSSH or {port}/tcp): "
+                             "enabling ufw would lock this tool out; add one")
         active, rules = ufw_status(f["ufw"])
         missing = [r for r in cfg.config.firewall.allow if ufw_rule(r) not in rules]
         actions = tuple(Run(("ufw", "allow", r)) for r in missing)
@@ -153,9 +164,11 @@ class InitialSetup:
         iface = file_change(self.iface_file(cfg), f["iface"], interfaces_text(cfg))
         if iface:
             moves = n.ip != cfg.address
-            actions = iface.actions + (Run(("sh", "-c", "systemctl restart networking "
-                                            ">/dev/null 2>&1 &" if moves else
-                                            "systemctl restart networking")),)
+            # a restart that moves the host would cut this very session: let systemd run it
+            # a second later, outside the session, then reconnect at the new address
+            restart = (("systemd-run", "--on-active=1", "systemctl", "restart", "networking")
+                       if moves else ("systemctl", "restart", "networking"))
+            actions = iface.actions + (Run(restart),)
             if moves:
                 actions += (MoveTo(n.ip),)
             changes.append(Change(f"network identity {n.interface}", iface.before,

@@ -66,7 +66,7 @@ class Nfs:
         return {"installed": dpkg_installed(out["pkgs"].text), "pools": lines(out["pools"].text),
                 "datasets": lines(out["datasets"].text),
                 "exports": out["exports"].text if out["exports"].ok else None,
-                "active": out["active"].text, "ufw": ufw_status(out["ufw"].text),
+                "active": out["active"].text, "ufw": out["ufw"].text,
                 "dirs": lines(out["dirs"].text)}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
@@ -102,7 +102,7 @@ class Nfs:
                                                      "systemctl restart nfs-server",
                                                      "install /etc/exports, validate, "
                                                      "reload"),)))
-        active, rules = f["ufw"]
+        _active, rules = ufw_status(f["ufw"])
         if (n.subnet and not any(to in ("2049", "2049/tcp", "nfs") and src == n.subnet
                                  for to, src in rules)):
             changes.append(Change(f"firewall: NFS from {n.subnet}", "not allowed", "allowed",

@@ -1,0 +1,103 @@
+"""Table-driven step cases: tests/steps/<step-id>/<case>.yaml gives config overrides, the
+facts a probe would return, and what `plan` must answer (changes, actions, or a refusal).
+Each step has at least: create, noop, drift, refuse, injection."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phoenix_remote.config.loading import deep_merge
+from phoenix_remote.config.models import ApiTarget, Drive, HostConfig, HypervisorConfig, SshTarget
+from phoenix_remote.config.secrets import Secret
+from phoenix_remote.engine.types import Api, Run, Script, WriteFile
+from phoenix_remote.errors import PhoenixError
+from phoenix_remote.steps import STEPS
+from tests.conftest import ROOT
+
+HERE = Path(__file__).parent
+CASES = sorted(HERE.glob("*/*.yaml"))
+BASE = json.loads((ROOT / "etc/hypervisor_config.json").read_text())
+DRIVES = {"quickOS": ["/dev/disk/by-id/nvme-A", "/dev/disk/by-id/nvme-B"],
+          "fastData": ["/dev/disk/by-id/nvme-C"]}
+
+
+def host_config(case: dict) -> HostConfig:
+    doc = deep_merge(copy.deepcopy(BASE), case.get("config", {}))
+    drives = case.get("drives", DRIVES)
+    return HostConfig(
+        name="h1", address=case.get("address", "10.0.0.13"), groups=(), ssh=SshTarget(),
+        api=ApiTarget(),
+        drives={p: tuple(Drive(path=d) if isinstance(d, str) else Drive(**d) for d in items)
+                for p, items in drives.items()},
+        config=HypervisorConfig.model_validate(doc),
+        secrets={k: Secret(v, "test") for k, v in case.get("secrets", {}).items()})
+
+
+def facts_of(case: dict) -> dict:
+    facts = copy.deepcopy(case["facts"])
+    if "installed" in facts:
+        facts["installed"] = set(facts["installed"])
+    return facts
+
+
+def describe(action) -> str:
+    if isinstance(action, WriteFile):
+        return f"write {action.path}"
+    return action.describe()
+
+
+@pytest.mark.parametrize("path", CASES, ids=[f"{p.parent.name}/{p.stem}" for p in CASES])
+def test_step_case(path: Path):
+    case = yaml.safe_load(path.read_text())
+    step = next(s for s in STEPS if s.id == path.parent.name)
+    cfg = host_config(case)
+    expect = case["expect"]
+    if "error" in expect:
+        with pytest.raises(PhoenixError) as err:
+            step.plan(facts_of(case), cfg)
+        assert expect["error"] in str(err.value)
+        return
+    changes = step.plan(facts_of(case), cfg)
+    summaries = [c.summary for c in changes]
+    assert summaries == expect["changes"], summaries
+    actions = [describe(a) for c in changes for a in c.actions]
+    for wanted in expect.get("actions", []):
+        assert any(wanted in a for a in actions), (wanted, actions)
+    hostile = expect.get("hostile")
+    if hostile:
+        check_quoted(changes, hostile)
+    for secret in case.get("secrets", {}).values():
+        assert all(secret not in describe(a) for a in (a for c in changes for a in c.actions))
+        assert all(secret not in f"{c.before} {c.after} {c.summary}" for c in changes)
+
+
+def check_quoted(changes, hostile: str) -> None:
+    """A hostile value may reach the host only as data: an argv element, file content, an
+    API parameter, or a shell-quoted literal / quoted heredoc inside a script."""
+    seen = False
+    for c in changes:
+        for a in c.actions:
+            if isinstance(a, Run):
+                seen |= any(hostile in x for x in a.argv)
+            elif isinstance(a, WriteFile | Api):
+                seen |= hostile in (a.content if isinstance(a, WriteFile) else str(a.params))
+            elif isinstance(a, Script) and hostile in a.text:
+                quoted = shlex.quote(hostile) in a.text
+                in_heredoc = "<<'PHOENIX_EOF'" in a.text
+                assert quoted or in_heredoc, a.text
+                seen = True
+    assert seen, "the hostile value was expected to reach an action"
+
+
+def test_every_step_has_the_five_kinds_of_case():
+    kinds = ("create", "noop", "drift", "refuse", "injection")
+    for step in STEPS:
+        names = {p.stem for p in (HERE / step.id).glob("*.yaml")}
+        missing = [k for k in kinds if not any(n.startswith(k) for n in names)]
+        assert not missing, (step.id, missing)
