@@ -30,15 +30,19 @@ def lines(text: str) -> list[str]:
 
 
 def ufw_status(text: str) -> tuple[bool, set[tuple[str, str]]]:
-    """`ufw status` -> (active, {(to, from)}) for ALLOW IN rules (v6 duplicates folded)."""
+    """`ufw status [verbose]` -> (active, {(to, from)}) for ALLOW rules. v6 twins fold into
+    one; "22/tcp (OpenSSH)" (an app profile, verbose form) counts as both names."""
     active = bool(re.search(r"^Status: active", text, re.M))
     rules = set()
     for line in text.splitlines():
-        m = re.match(r"^(\S+(?: \(v6\))?)\s+ALLOW(?: IN)?\s+(.+?)\s*$", line)
-        if m:
-            to = m.group(1).replace(" (v6)", "")
-            src = m.group(2).replace(" (v6)", "")
-            rules.add((to, "Anywhere" if src.startswith("Anywhere") else src))
+        m = re.match(r"^(.+?)\s+ALLOW(?: IN)?\s+(.+?)\s*$", line)
+        if not m:
+            continue
+        to = m.group(1).replace(" (v6)", "").strip()
+        src = "Anywhere" if m.group(2).startswith("Anywhere") else m.group(2).replace(" (v6)", "")
+        app = re.match(r"^(\S+) \((.+)\)$", to)
+        for name in (app.groups() if app else (to,)):
+            rules.add((name, src))
     return active, rules
 
 

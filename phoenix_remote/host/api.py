@@ -124,17 +124,17 @@ class PveClient:
         return self._node
 
     # ------------------------------------------------------------------ calls
-    def get(self, path: str, **params):
-        return self.call("GET", path, params)
+    def get(self, api_path: str, /, **params):
+        return self.call("GET", api_path, params)
 
-    def post(self, path: str, **params):
-        return self.call("POST", path, params)
+    def post(self, api_path: str, /, **params):
+        return self.call("POST", api_path, params)
 
-    def put(self, path: str, **params):
-        return self.call("PUT", path, params)
+    def put(self, api_path: str, /, **params):
+        return self.call("PUT", api_path, params)
 
-    def delete(self, path: str, **params):
-        return self.call("DELETE", path, params)
+    def delete(self, api_path: str, /, **params):
+        return self.call("DELETE", api_path, params)
 
     def call(self, method: str, path: str, params: dict):
         clean = {k: v for k, v in ((k, _plain(v)) for k, v in params.items()) if v is not None}

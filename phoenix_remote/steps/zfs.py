@@ -136,6 +136,9 @@ class ZfsPools:
         return out
 
 
+CREATE_ONLY = ("casesensitivity", "normalization", "utf8only", "encryption")
+
+
 class ZfsDatasets:
     id = "zfs_datasets"
     title = "ZFS datasets and properties"
@@ -174,6 +177,10 @@ class ZfsDatasets:
                     continue
                 for k, v in want.items():
                     value, source = have.get(k, ("?", "?"))
+                    if k in CREATE_ONLY and value != v:
+                        raise StepFailed(f"dataset {path} has {k}={value}, the config wants {v}; "
+                                         f"ZFS sets {k} only at creation: recreate the dataset "
+                                         "(after moving its data) or change the config")
                     if value != v or source != "local":
                         changes.append(Change(f"dataset {path} {k}", f"{value} ({source})",
                                               f"{v} (local)",

@@ -87,10 +87,10 @@ def check_quoted(changes, hostile: str) -> None:
                 seen |= any(hostile in x for x in a.argv)
             elif isinstance(a, WriteFile | Api):
                 seen |= hostile in (a.content if isinstance(a, WriteFile) else str(a.params))
+            elif isinstance(a, Script) and shlex.quote(hostile) in a.text:
+                seen = True
             elif isinstance(a, Script) and hostile in a.text:
-                quoted = shlex.quote(hostile) in a.text
-                in_heredoc = "<<'PHOENIX_EOF'" in a.text
-                assert quoted or in_heredoc, a.text
+                assert "<<'PHOENIX_EOF'" in a.text, a.text  # literal text of a quoted heredoc
                 seen = True
     assert seen, "the hostile value was expected to reach an action"
 

@@ -1,0 +1,86 @@
+"""The API client checks every call against the PVE 8.4 schema before sending it, and every
+endpoint the steps use exists there with the parameters we send."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from phoenix_remote.engine.types import Api
+from phoenix_remote.errors import ApiError, PhoenixError
+from phoenix_remote.host.api import PveClient
+from phoenix_remote.pve_schema import load_operations, match, validate
+from phoenix_remote.steps import STEPS
+from tests.steps.test_step_cases import CASES, facts_of, host_config
+
+OPS = load_operations()
+# GET calls the steps and commands make while probing (paths as the client builds them)
+PROBE_CALLS = [("GET", "/access/users/heads@pve", {}), ("GET", "/access/acl", {}),
+               ("GET", "/storage", {}), ("GET", "/cluster/status", {}), ("GET", "/nodes", {}),
+               ("GET", "/nodes/pve1/disks/list", {}),
+               ("GET", "/nodes/pve1/tasks/UPID:pve1:0:0:0:x:y:root@pam:/status", {}),
+               ("GET", "/nodes/pve1/tasks/UPID:pve1:0:0:0:x:y:root@pam:/log", {"limit": "50"})]
+
+
+class NoNetworkHost:
+    """A Host stand-in that fails the test if the client tried to reach anything."""
+    name = "h1"
+    insecure = False
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def read_file(self, path):
+        raise AssertionError("the client went to the network for a call it should refuse")
+
+
+def plan_api_calls() -> list[tuple[str, str, dict]]:
+    calls = []
+    for path in CASES:
+        case = yaml.safe_load(path.read_text())
+        if "error" in case["expect"]:
+            continue
+        step = next(s for s in STEPS if s.id == path.parent.name)
+        for change in step.plan(facts_of(case), host_config(case)):
+            for a in change.actions:
+                if isinstance(a, Api):
+                    calls.append((a.method, a.path, {k: "x" * 12 if hasattr(v, "reveal") else
+                                                     PveClientPlain(v) for k, v in
+                                                     a.params.items()}))
+    return calls
+
+
+def PveClientPlain(v):
+    from phoenix_remote.host.api import _plain
+    return _plain(v)
+
+
+def test_every_endpoint_we_call_is_in_pve_84_with_valid_parameters():
+    calls = plan_api_calls() + PROBE_CALLS
+    used = set()
+    for method, path, params in calls:
+        key, placeholders = match(OPS, method, path)
+        assert key is not None, f"{method} {path} is not a PVE 8.4 method"
+        assert validate(OPS[key], {**params, **placeholders}) == {}, (method, path, params)
+        used.add(key)
+    assert {"POST /storage", "PUT /storage/{storage}", "POST /access/users",
+            "PUT /access/acl"} <= used
+
+
+def test_client_refuses_a_parameter_outside_pve_84_before_sending():
+    client = PveClient(NoNetworkHost(host_config({})))
+    with pytest.raises(ApiError) as err:
+        client.post("/storage", storage="x", type="dir", path="/x", colour="red")
+    assert err.value.status == 400
+    assert "colour" in err.value.errors
+    with pytest.raises(PhoenixError, match="not a PVE 8.4 API method"):
+        client.get("/nodes/pve1/frobnicate")
+    with pytest.raises(ApiError) as boolean:
+        client.put("/storage/xy", disable="yes")
+    assert boolean.value.errors == {"disable": "type check ('boolean') failed - got 'yes'"}
+
+
+def test_booleans_are_sent_as_1_and_0():
+    from phoenix_remote.host.api import _plain
+    assert (_plain(True), _plain(False), _plain(None), _plain(["a", "b"])) == ("1", "0", None,
+                                                                               "a,b")
