@@ -43,7 +43,7 @@ sandbox-demo-host: install
 	$(BIN)/python -m tests.sandbox up 1
 
 bench: install
-	$(BIN)/python bench/verify_fleet.py
+	$(BIN)/python bench/verify_fleet.py $(or $(BENCH_HOSTS),20)
 
 clean: sandbox-down
 	rm -rf $(VENV) .sandbox

@@ -77,15 +77,15 @@ def table(reports: list[HostReport], mode: str, mask: Masker, stream=None) -> No
                 steps.append(s.step)
     t = Table(title=f"phoenix {mode}", show_lines=False)
     t.add_column("host")
-    for s in steps:
-        t.add_column(s)
+    for step_id in steps:
+        t.add_column(step_id)
     t.add_column("time", justify="right")
     t.add_column("reboot")
     for r in reports:
         by = {s.step: s for s in r.steps}
         cells = []
-        for s in steps:
-            res = by.get(s)
+        for step_id in steps:
+            res = by.get(step_id)
             st = res.status.value if res else ("failed" if r.error else "-")
             cells.append(f"[{STYLE.get(st, '')}]{st}[/]")
         t.add_row(r.host, *cells, f"{r.duration:.1f}s", "needed" if r.reboot_needed else "")

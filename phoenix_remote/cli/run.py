@@ -151,7 +151,8 @@ def register_inspect(app: typer.Typer, load, DEFAULT_CONFIG) -> None:
             print(f"{name}: {data.get('error') or ''}")
             for step, rec in data.get("steps", {}).items():
                 print(f"  {step:<14} {rec.get('result', '?'):<8} {rec.get('finished', ''):<25} "
-                      f"inputs {rec.get('fingerprint', '-')}  backups {len(rec.get('backups', []))}")
+                      f"inputs {rec.get('fingerprint', '-')}  "
+                      f"backups {len(rec.get('backups', []))}")
             if data.get("runs"):
                 last = data["runs"][-1]
                 print(f"  last run: {last.get('status')} at {last.get('finished')}")

@@ -16,7 +16,6 @@ import base64
 import hashlib
 import os
 import shlex
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,7 +117,7 @@ class SshSession:
                                "reinstalled: check, then remove the old line)") from None
         except HostKeyError:
             raise
-        except (OSError, paramiko.SSHException, socket.timeout, EOFError) as e:
+        except (TimeoutError, OSError, paramiko.SSHException, EOFError) as e:
             raise HostError(f"{self.address}: cannot connect over SSH: {e}") from None
         transport = client.get_transport()
         assert transport is not None

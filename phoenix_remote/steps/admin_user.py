@@ -54,11 +54,11 @@ class AdminUser:
             "keys": f"home=$(getent passwd {user} | cut -d: -f6); "
                     f"cat \"$home/.ssh/authorized_keys\"",
         })
-        facts = {"passwd": passwd_entry(out["passwd"].text) if out["passwd"].ok else None,
-                 "groups": out["groups"].text.split(),
-                 "ssh_modes": out["ssh"].text.splitlines() if out["ssh"].ok else [],
-                 "keys": out["keys"].text.splitlines() if out["keys"].ok else [],
-                 "password": "unknown"}
+        facts: dict = {"passwd": passwd_entry(out["passwd"].text) if out["passwd"].ok else None,
+                       "groups": out["groups"].text.split(),
+                       "ssh_modes": out["ssh"].text.splitlines() if out["ssh"].ok else [],
+                       "keys": out["keys"].text.splitlines() if out["keys"].ok else [],
+                       "password": "unknown"}
         secret = cfg.secrets.get(a.password_secret or "")
         if facts["passwd"] and secret:
             r = host.query(["bash", "-c", CHECK_PASSWORD],
@@ -118,7 +118,8 @@ def add_key_script(user: str, key: str) -> str:
 home=$(getent passwd {q(user)} | cut -d: -f6)
 install -d -m 700 -o {q(user)} -g "$(id -gn {q(user)})" "$home/.ssh"
 touch "$home/.ssh/authorized_keys"
-grep -qxF {q(key)} "$home/.ssh/authorized_keys" || printf '%s\\n' {q(key)} >> "$home/.ssh/authorized_keys"
+keys="$home/.ssh/authorized_keys"
+grep -qxF {q(key)} "$keys" || printf '%s\\n' {q(key)} >> "$keys"
 chmod 600 "$home/.ssh/authorized_keys"
 chown {q(user)}:"$(id -gn {q(user)})" "$home/.ssh/authorized_keys"
 """

@@ -17,7 +17,7 @@ def dpkg_query(packages) -> str:
 
 
 def apt_install(packages, update: bool = False) -> tuple[Run, ...]:
-    actions = ()
+    actions: tuple[Run, ...] = ()
     if update:
         actions += (Run((*APT_ENV, "apt-get", "update", "-q")),)
     return actions + (Run((*APT_ENV, "apt-get", "install", "-y", "-q", *packages)),)

@@ -12,8 +12,8 @@ from phoenix_remote.facts.batch import collect
 from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
 from phoenix_remote.steps.common import apt_install, dpkg_query, q, short_diff
 from phoenix_remote.steps.nfs import validated_install
-from phoenix_remote.steps.zfs import planned_datasets
 from phoenix_remote.steps.ntlm import nt_hash
+from phoenix_remote.steps.zfs import planned_datasets
 
 SMB_CONF = "/etc/samba/smb.conf"
 

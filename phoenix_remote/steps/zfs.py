@@ -65,9 +65,9 @@ class ZfsPools:
             cmds[f"sig{i}"] = f"lsblk -nro NAME,FSTYPE {q(d.path)}"
             cmds[f"blk{i}"] = f"blkid -p {q(d.path)}"
         out = collect(host, cmds)
-        facts = {"pools": lines(out["pools"].text), "status": out["status"].text,
-                 "pool_props": zfs_props(out["pool_props"].text),
-                 "fs_props": zfs_props(out["fs_props"].text), "drives": {}}
+        facts: dict = {"pools": lines(out["pools"].text), "status": out["status"].text,
+                       "pool_props": zfs_props(out["pool_props"].text),
+                       "fs_props": zfs_props(out["fs_props"].text), "drives": {}}
         for i, d in enumerate(drives):
             sigs = [x.split() for x in lines(out[f"sig{i}"].text)]
             facts["drives"][d.path] = {

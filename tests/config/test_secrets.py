@@ -11,7 +11,7 @@ SENTINEL = "Sentinel-77aa!"
 
 def test_secret_is_masked_everywhere():
     s = Secret(SENTINEL, "env X")
-    for text in (str(s), repr(s), f"{s}", f"{s!r}", "%s" % s, str([s]), str({"k": s})):
+    for text in (str(s), repr(s), f"{s}", f"{s!r}", "%s" % s, str([s]), str({"k": s})):  # noqa: UP031
         assert SENTINEL not in text and "***" in text
     with pytest.raises(TypeError):
         pickle.dumps(s)

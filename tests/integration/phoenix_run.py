@@ -28,7 +28,7 @@ def make_inventory(tmp: Path, hosts: list[str] | None = None, edit=None) -> Path
     secrets = {"admin_password": {"file": str(write_secret(tmp / "admin_pw", SENTINEL_ADMIN))},
                "smb_password": {"file": str(write_secret(tmp / "smb_pw", SENTINEL_SMB))}}
     inv["defaults"]["secrets"] = secrets
-    for name, h in inv["hosts"].items():
+    for h in inv["hosts"].values():
         pw = h["api"]["password"]["file"]
         h["api"]["password"]["file"] = str(ROOT / ".sandbox" / pw)
     if hosts is not None:

@@ -198,7 +198,8 @@ def snapshot(upper: Path) -> dict[str, str]:
             out[rel] = "link:" + os.readlink(p)
         elif p.is_file():
             st = p.stat()
-            out[rel] = f"{hashlib.sha256(p.read_bytes()).hexdigest()}:{st.st_mode:o}:{st.st_mtime_ns}"
+            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[rel] = f"{digest}:{st.st_mode:o}:{st.st_mtime_ns}"
     return out
 
 
@@ -208,7 +209,8 @@ def test_drift_is_named_by_verify_and_repaired_by_apply(fleet, work):
     host.ssh("zfs set compression=off quickOS/vm-disks")
     host.ssh("pvesm remove shared-iso")
     host.ssh("python3 - <<'EOF'\nimport re\np='/etc/samba/smb.conf'\ns=open(p).read()\n"
-             "s=re.sub(r'\\[shared-test-data\\].*?\\n\\n', '', s, flags=re.S)\nopen(p,'w').write(s)\nEOF")
+             "s=re.sub(r'\\[shared-test-data\\].*?\\n\\n', '', s, flags=re.S)\n"
+             "open(p,'w').write(s)\nEOF")
     host.ssh("echo '/srv 192.0.2.0/24(rw)' >> /etc/exports")
     host.ssh("sed -i '/admin_id_ed25519/d' /home/heads/.ssh/authorized_keys")
     upper = lab.HOSTS / host.name / "upper"

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.sandbox
 def test_hosts_accept_ssh_with_generated_key(sandbox):
     for host in sandbox:
         out = host.ssh("hostname; systemctl is-system-running; id -u").stdout.split()
-        assert out == [host.name, "running", "0"]
+        # phoenix may already have renamed the host (network step): phoenix-<name>
+        assert out[0] in (host.name, f"phoenix-{host.name}") and out[1:] == ["running", "0"]
 
 
 def test_zfs_stand_in_prints_what_real_zfs_prints(fresh_host):
@@ -55,7 +56,7 @@ def test_state_persists_and_reboot_drops_connection(sandbox):
         assert time.monotonic() - t0 < 30, "host did not come back within 30 s"
         time.sleep(0.5)
     assert probe.stdout == "intact\n"
-    assert host.ssh("ps -o lstart= -p 1").stdout != before or time.monotonic() - t0 > 1
+    assert host.ssh("ps -o lstart= -p 1").stdout != before  # a new PID 1: it really rebooted
 
 
 def clock_offset() -> float:

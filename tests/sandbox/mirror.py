@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.sandbox.paths import BASE, GUEST, KREL, run
+from tests.sandbox.paths import BASE, KREL, run
 
 MIRROR = BASE / "mirror"
 WWW = MIRROR / "www"

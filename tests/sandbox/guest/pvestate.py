@@ -400,7 +400,7 @@ def token_create(p):
         if not u:
             raise Fail(500, f"no such user ('{uid}')")
         if tid in u.setdefault("tokens", {}):
-            raise Fail(500, f"Token already exists.")
+            raise Fail(500, "Token already exists.")
         u["tokens"][tid] = {"privsep": int(p.get("privsep", "1")),
                             "expire": int(p.get("expire", u.get("expire", 0))),
                             "comment": p.get("comment", "")}

@@ -143,7 +143,7 @@ def lsmod(_args):
 
 def lspci(args):
     lines = PCI + (GPU_PCI if gpu_present() else [])
-    for i, (name, d) in enumerate(sorted(sbstate.drives().items())):
+    for i, (_name, d) in enumerate(sorted(sbstate.drives().items())):
         lines.append(f"{i + 2:02x}:00.0 Non-Volatile memory controller [0108]: "
                      f"{d['model'].split()[0]} NVMe SSD Controller [144d:a80c]")
     numeric = "-nn" in args or "-n" in args
