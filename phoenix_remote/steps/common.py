@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 
-from phoenix_remote.engine.types import Change, Run, WriteFile
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Change, Run, Script, WriteFile
+from phoenix_remote.errors import StepFailed
 from phoenix_remote.host.ssh import quote
 
 APT_ENV = ("env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a")
@@ -43,3 +45,59 @@ def file_change(path: str, current: str | None, desired: str, mode: str = "0644"
 
 def q(value: str) -> str:
     return quote([value])
+
+
+def dataset_mounts(cfg: HostConfig, items: list[tuple[str, str]], f: dict) -> list[Change]:
+    """Each (what, dataset) must exist on the host (or be created earlier in this apply by
+    zfs_datasets); its mountpoint directory is ensured. f: "datasets" and "dirs" facts."""
+    from phoenix_remote.steps.zfs import planned_datasets
+    planned = planned_datasets(cfg)
+    changes = []
+    for what, dataset in items:
+        if dataset not in f["datasets"]:
+            if dataset in planned:
+                continue  # created by zfs_datasets, earlier in the same apply
+            pool = dataset.split("/")[0]
+            have = [d for d in f["datasets"] if d.startswith(pool + "/")]
+            raise StepFailed(f"{what}: dataset {dataset} does not exist; {pool} has: "
+                             + (", ".join(have) or "no datasets"))
+        if dataset not in f["dirs"]:
+            mp = cfg.config.zfs.mountpoint(dataset)
+            changes.append(Change(f"mountpoint {mp}", "missing", "directory",
+                                  (Run(("mkdir", "-p", mp)),)))
+    return changes
+
+
+def validated_file(path: str, current: str | None, text: str, after: str, check: str,
+                   reload: str, title: str,
+                   backup_suffix: str = ".bak.$(date +%Y-%m-%d_%H-%M-%S)") -> list[Change]:
+    """A config file whose new content must pass `check` before `reload` (see
+    validated_install); no change when the content is already right."""
+    if current == text:
+        return []
+    before = "missing" if current is None else short_diff(current, text)
+    return [Change(path, before, after,
+                   (validated_install(path, text, check, reload, title, backup_suffix),))]
+
+
+def validated_install(path: str, text: str, check: str, reload: str, title: str,
+                      backup_suffix: str = ".bak.$(date +%Y-%m-%d_%H-%M-%S)") -> Script:
+    """Back up `path` (the original's backup name), install the new text, run `check`; on
+    failure put the old file back and fail; on success run `reload`. One round trip."""
+    return Script(f"""set -e
+target={q(path)}
+backup="$target{backup_suffix}"
+if [ -e "$target" ]; then cp -a -- "$target" "$backup"; echo "PHOENIX-BACKUP $backup"; fi
+tmp=$(mktemp "$target.phoenix.XXXXXX")
+cat > "$tmp" <<'PHOENIX_EOF'
+{text}PHOENIX_EOF
+chmod 644 "$tmp"
+mv -f -- "$tmp" "$target"
+if ! out=$({check} 2>&1); then
+  if [ -e "$backup" ]; then cp -a -- "$backup" "$target"; else rm -f -- "$target"; fi
+  {check} >/dev/null 2>&1 || true
+  echo "validation failed, previous file restored: $out" >&2
+  exit 1
+fi
+{reload}
+""", title)

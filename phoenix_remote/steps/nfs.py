@@ -4,12 +4,18 @@ export list (validated by exportfs, restored on failure), firewall rule for the 
 from __future__ import annotations
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, Run, Script
+from phoenix_remote.engine.types import Change, Script
 from phoenix_remote.errors import StepFailed
 from phoenix_remote.facts.batch import collect
 from phoenix_remote.facts.parsers import dpkg_installed, lines, ufw_status
-from phoenix_remote.steps.common import apt_install, dpkg_query, q, short_diff
-from phoenix_remote.steps.zfs import enabled_pools, planned_datasets
+from phoenix_remote.steps.common import (
+    apt_install,
+    dataset_mounts,
+    dpkg_query,
+    q,
+    validated_file,
+)
+from phoenix_remote.steps.zfs import enabled_pools
 
 EXPORTS = "/etc/exports"
 HEADER = "# /etc/exports: written by phoenix_remote from hypervisor_config.json (nfs.exports)\n"
@@ -20,29 +26,6 @@ def exports_text(cfg: HostConfig) -> str:
     body = "".join(f"{z.mountpoint(e.dataset)} {e.subnet or n.subnet}"
                    f"({e.options or n.default_options})\n" for e in n.exports)
     return HEADER + body
-
-
-def validated_install(path: str, text: str, check: str, reload: str, title: str,
-                      backup_suffix: str = ".bak.$(date +%Y-%m-%d_%H-%M-%S)") -> Script:
-    """Back up `path` (the original's backup name), install the new text, run `check`; on
-    failure put the old file back and fail; on success run `reload`. One round trip."""
-    return Script(f"""set -e
-target={q(path)}
-backup="$target{backup_suffix}"
-if [ -e "$target" ]; then cp -a -- "$target" "$backup"; echo "PHOENIX-BACKUP $backup"; fi
-tmp=$(mktemp "$target.phoenix.XXXXXX")
-cat > "$tmp" <<'PHOENIX_EOF'
-{text}PHOENIX_EOF
-chmod 644 "$tmp"
-mv -f -- "$tmp" "$target"
-if ! out=$({check} 2>&1); then
-  if [ -e "$backup" ]; then cp -a -- "$backup" "$target"; else rm -f -- "$target"; fi
-  {check} >/dev/null 2>&1 || true
-  echo "validation failed, previous file restored: $out" >&2
-  exit 1
-fi
-{reload}
-""", title)
 
 
 class Nfs:
@@ -76,32 +59,17 @@ class Nfs:
         if missing:
             changes.append(Change("NFS packages", "missing: " + " ".join(missing), "installed",
                                   apt_install(missing, update=True)))
-        planned = planned_datasets(cfg)
         absent = [p for p in n.required_pools
                   if p not in f["pools"] and p not in enabled_pools(cfg)]
         if absent:
             raise StepFailed(f"NFS needs the pool(s) {', '.join(absent)}, which are neither on "
                              "the host nor enabled in zfs.pools")
-        for e in n.exports:
-            if e.dataset not in f["datasets"] and e.dataset in planned:
-                continue  # created by zfs_datasets (earlier in the same apply)
-            if e.dataset not in f["datasets"]:
-                pool = e.dataset.split("/")[0]
-                have = [d for d in f["datasets"] if d.startswith(pool + "/")]
-                raise StepFailed(f"NFS export {e.dataset}: dataset does not exist; {pool} has: "
-                                 + (", ".join(have) or "no datasets"))
-            if e.dataset not in f["dirs"]:
-                mp = cfg.config.zfs.mountpoint(e.dataset)
-                changes.append(Change(f"mountpoint {mp}", "missing", "directory",
-                                      (Run(("mkdir", "-p", mp)),)))
-        text = exports_text(cfg)
-        if f["exports"] != text:
-            before = "missing" if f["exports"] is None else short_diff(f["exports"], text)
-            changes.append(Change(f"{EXPORTS}", before, f"{len(n.exports)} export(s)",
-                                  (validated_install(EXPORTS, text, "exportfs -ra",
-                                                     "systemctl restart nfs-server",
-                                                     "install /etc/exports, validate, "
-                                                     "reload"),)))
+        changes += dataset_mounts(cfg, [(f"NFS export {e.dataset}", e.dataset)
+                                        for e in n.exports], f)
+        changes += validated_file(EXPORTS, f["exports"], exports_text(cfg),
+                                  f"{len(n.exports)} export(s)", "exportfs -ra",
+                                  "systemctl restart nfs-server",
+                                  "install /etc/exports, validate, reload")
         _active, rules = ufw_status(f["ufw"])
         if (n.subnet and not any(to in ("2049", "2049/tcp", "nfs") and src == n.subnet
                                  for to, src in rules)):

@@ -7,13 +7,10 @@ from __future__ import annotations
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
-from phoenix_remote.errors import StepFailed
 from phoenix_remote.facts.batch import collect
 from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
-from phoenix_remote.steps.common import apt_install, dpkg_query, q, short_diff
-from phoenix_remote.steps.nfs import validated_install
+from phoenix_remote.steps.common import apt_install, dataset_mounts, dpkg_query, q, validated_file
 from phoenix_remote.steps.ntlm import nt_hash
-from phoenix_remote.steps.zfs import planned_datasets
 
 SMB_CONF = "/etc/samba/smb.conf"
 
@@ -75,26 +72,14 @@ class Samba:
             changes.append(Change(f"Samba password of {s.user}",
                                   "unset" if f["hash"] is None else "differs", "set (***)",
                                   (Run(("smbpasswd", "-s", "-a", s.user), stdin=stdin),)))
-        planned = planned_datasets(cfg)
-        for share in s.shares:
-            if share.dataset not in f["datasets"] and share.dataset in planned:
-                continue  # created by zfs_datasets (earlier in the same apply)
-            if share.dataset not in f["datasets"]:
-                raise StepFailed(f"Samba share {share.name}: dataset {share.dataset} does not "
-                                 "exist; run the zfs steps first")
-            if share.dataset not in f["dirs"]:
-                mp = cfg.config.zfs.mountpoint(share.dataset)
-                changes.append(Change(f"mountpoint {mp}", "missing", "directory",
-                                      (Run(("mkdir", "-p", mp)),)))
-        text = smb_conf_text(cfg)
-        if f["conf"] != text:
-            before = "missing" if f["conf"] is None else short_diff(f["conf"], text)
-            changes.append(Change(SMB_CONF, before, f"[global] + {len(s.shares)} share(s)",
-                                  (validated_install(SMB_CONF, text, "testparm -s",
-                                                     "systemctl restart nmbd smbd",
-                                                     "install smb.conf, testparm, restart",
-                                                     ".phoenix.bak.$(date +%Y%m%d_%H%M%S)"),)))
-        elif any(v != "active" for v in f["services"].values()):
+        changes += dataset_mounts(cfg, [(f"Samba share {x.name}", x.dataset)
+                                        for x in s.shares], f)
+        conf = validated_file(SMB_CONF, f["conf"], smb_conf_text(cfg),
+                              f"[global] + {len(s.shares)} share(s)", "testparm -s",
+                              "systemctl restart nmbd smbd", "install smb.conf, testparm, restart",
+                              ".phoenix.bak.$(date +%Y%m%d_%H%M%S)")
+        changes += conf
+        if not conf and any(v != "active" for v in f["services"].values()):
             changes.append(Change("Samba services", str(f["services"]), "smbd, nmbd active",
                                   (Run(("systemctl", "restart", "nmbd", "smbd")),)))
         return changes

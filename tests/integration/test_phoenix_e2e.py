@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.config.test_shipped_values import SPEC_DATASETS as SPEC_PROPS
 from tests.conftest import ROOT
 from tests.integration.conftest import N_HOSTS, SandboxHost
 from tests.integration.phoenix_run import (
@@ -28,18 +29,6 @@ from tests.sandbox import lab
 
 pytestmark = pytest.mark.sandbox
 TIMES: dict[str, float] = {}
-SPEC_PROPS = {
-    "quickOS/vm-disks": {"compression": "lz4", "dedup": "on"},
-    "quickOS/lxc-disks": {"compression": "lz4"},
-    "quickOS/shared-prod-data": {"compression": "lz4", "recordsize": "128K", "sync": "standard",
-                                 "quota": "400G"},
-    "quickOS/shared-prod-data-sync": {"compression": "lz4", "recordsize": "16K",
-                                      "sync": "always"},
-    "fastData/shared-backups": {"compression": "lz4"},
-    "fastData/shared-iso": {"compression": "lz4"},
-    "fastData/shared-test-data": {"compression": "lz4", "atime": "off"},
-    "fastData/shared-bulk-data": {"compression": "lz4", "atime": "off"},
-}
 SPEC_STORAGE = {"vm-disks": ("zfspool", "images"), "lxc-disks": ("zfspool", "rootdir"),
                 "shared-prod-data": ("dir", "images"), "shared-prod-data-sync": ("dir", "images"),
                 "shared-backups": ("dir", "backup"), "shared-iso": ("dir", "iso,vztmpl"),

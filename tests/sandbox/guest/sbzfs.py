@@ -212,6 +212,24 @@ def table(rows, columns, headers, scripted):
     return "\n".join(lines) + "\n"
 
 
+def emit(rows, cols, flags, empty_message, empty_stream):
+    """Print a listing as zpool/zfs do; with no rows and no -H they print a message."""
+    if not rows and "H" not in flags:
+        empty_stream.write(empty_message)
+        return 0
+    sys.stdout.write(table(rows, cols, [c.upper() for c in cols], "H" in flags))
+    return 0
+
+
+def get_args(args):
+    """`get [-Hp] [-o cols] [-s sources] props [names]` -> flags, opts, props, names, cols."""
+    flags, opts, rest = take_flags(args)
+    if not rest:
+        raise Fail("missing property argument", 2)
+    return (flags, opts, rest[0].split(","), rest[1:],
+            opts.get("-o", "name,property,value,source").split(","))
+
+
 def take_flags(args, with_value=("-o", "-s", "-t", "-d")):
     flags, opts, rest = set(), {}, []
     i = 0
@@ -387,19 +405,11 @@ def zpool_list(args):
                               "altroot").split(",")
         rows = [[pool_prop(zfs, p, c, "p" in flags)[0] for c in cols]
                 for p in sorted(names or pools)]
-    if not rows and "H" not in flags:
-        print("no pools available")
-        return 0
-    sys.stdout.write(table(rows, cols, [c.upper() for c in cols], "H" in flags))
-    return 0
+    return emit(rows, cols, flags, "no pools available\n", sys.stdout)
 
 
 def zpool_get(args):
-    flags, opts, rest = take_flags(args)
-    if not rest:
-        raise Fail("missing property argument", 2)
-    props, names = rest[0].split(","), rest[1:]
-    cols = opts.get("-o", "name,property,value,source").split(",")
+    flags, opts, props, names, cols = get_args(args)
     with sbstate.locked("zfs.json") as zfs:
         pools = zfs.get("pools", {})
         for n in names:
@@ -537,19 +547,11 @@ def zfs_list(args):
                 prop = alias.get(c, c)
                 row.append(n if prop == "name" else get_value(zfs, n, prop, "p" in flags)[0])
             rows.append(row)
-    if not rows and "H" not in flags:
-        sys.stderr.write("no datasets available\n")
-        return 0
-    sys.stdout.write(table(rows, cols, [c.upper() for c in cols], "H" in flags))
-    return 0
+    return emit(rows, cols, flags, "no datasets available\n", sys.stderr)
 
 
 def zfs_get(args):
-    flags, opts, rest = take_flags(args)
-    if not rest:
-        raise Fail("missing property argument", 2)
-    props, names = rest[0].split(","), rest[1:]
-    cols = opts.get("-o", "name,property,value,source").split(",")
+    flags, opts, props, names, cols = get_args(args)
     sources = opts.get("-s")
     with sbstate.locked("zfs.json") as zfs:
         rows = []
