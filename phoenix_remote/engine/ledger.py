@@ -35,7 +35,10 @@ class Ledger:
         self._lock_chan = None
 
     def load(self) -> dict:
-        raw = self.host.read_file(self.path)
+        return self.parse(self.host.read_file(self.path))
+
+    def parse(self, raw: str | None) -> dict:
+        """The ledger from its file's text (None: no ledger yet)."""
         if not raw:
             self.data = {"schema": SCHEMA, "steps": {}, "runs": []}
             return self.data

@@ -93,7 +93,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
         emit(cfg.name, "", "connected", cfg.address)
         if opts.mode == "apply":
             ledger.acquire()
-        ledger.load()
+        preflight(host, ledger)
         failed = False
         for step in selected(steps, opts):
             if failed:
@@ -127,6 +127,17 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
         host.close()
         report.duration = time.monotonic() - t0
     return report
+
+
+def preflight(host: Host, ledger: Ledger) -> None:
+    """One round trip before the steps: the ledger, and the node's CA for the API client."""
+    from phoenix_remote.facts.batch import collect
+    from phoenix_remote.host.api import CA_PATH
+    from phoenix_remote.host.ssh import quote
+    out = collect(host, {"ledger": f"cat {quote([ledger.path])}", "ca": f"cat {CA_PATH}"})
+    ledger.parse(out["ledger"].text if out["ledger"].ok else None)
+    if out["ca"].ok and not host.cfg.api.ca_file:
+        host.api.use_ca(out["ca"].text)
 
 
 def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunOptions,

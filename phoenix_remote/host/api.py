@@ -64,6 +64,12 @@ class PveClient:
         if address and not self.cfg.api.url:
             self._address = address
 
+    def use_ca(self, pem: str) -> None:
+        """The node's CA, already read over the verified SSH session."""
+        self._ca_file = tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="pve-ca-")
+        self._ca_file.write(pem)
+        self._ca_file.flush()
+
     def _verify(self):
         if self.host.insecure:
             warnings.warn(f"{self.host.name}: TLS verification of the Proxmox API is OFF "
@@ -76,9 +82,7 @@ class PveClient:
             if not pem:
                 raise PhoenixError(f"{self.host.name}: {CA_PATH} not found; give api.ca_file "
                                    "in the inventory (or --insecure)")
-            self._ca_file = tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="pve-ca-")
-            self._ca_file.write(pem)
-            self._ca_file.flush()
+            self.use_ca(pem)
         return self._ca_file.name
 
     def _client(self) -> ProxmoxAPI:

@@ -145,24 +145,42 @@ def seed_disk(i: int, gpu: bool = True) -> None:
         (state / "gpu").write_text("NVIDIA Corporation AD102 [GeForce RTX 4090]\n")
 
 
+# Keys and secrets belong with the host disks they open (so every checkout using the same
+# $SB_BASE reaches the same hosts); .sandbox/ gets copies for the user and the tests.
+CREDENTIALS = BASE / "credentials"
+
+
 def ensure_keys_and_secrets() -> None:
-    STATE.mkdir(exist_ok=True)
-    SECRETS.mkdir(mode=0o700, exist_ok=True)
+    (CREDENTIALS / "secrets").mkdir(mode=0o700, parents=True, exist_ok=True)
     for key in (SSH_KEY, ADMIN_KEY):
-        if not key.exists():
+        master = CREDENTIALS / key.name
+        if not master.exists():
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"sandbox {key.name}",
-                 "-f", key])
+                 "-f", master])
     for name in ("admin_password", "smb_password"):
         write_secret(name, secrets.token_urlsafe(12) + "!")
+    sync_credentials()
+
+
+def sync_credentials() -> None:
+    STATE.mkdir(exist_ok=True)
+    SECRETS.mkdir(mode=0o700, exist_ok=True)
+    for f in CREDENTIALS.glob("*id_ed25519*"):
+        shutil.copy2(f, STATE / f.name)
+    for f in (CREDENTIALS / "secrets").iterdir():
+        shutil.copy2(f, SECRETS / f.name)
 
 
 def write_secret(name: str, value: str, replace: bool = False) -> Path:
-    path = SECRETS / name
+    """A generated secret, kept under $SB_BASE/credentials; returns the .sandbox copy."""
+    path = CREDENTIALS / "secrets" / name
     if replace or not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(value + "\n")
-    return path
+    SECRETS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copy2(path, SECRETS / name)
+    return SECRETS / name
 
 
 # ------------------------------------------------------------------------- lifecycle
