@@ -84,6 +84,28 @@ def test_second_apply_changes_nothing_and_verify_passes(fleet, work):
         TIMES[f"{'second ' if mode == 'apply' else ''}{mode}, 1 host"] = time.monotonic() - t0
 
 
+def test_junit_and_transient_api_errors_are_retried(fleet, work):
+    """A dropped API connection is retried (tenacity, retry policy from the config) and
+    verify still passes; --junit writes one testcase per host and step."""
+    import xml.etree.ElementTree as ET
+    host = fleet[0]
+    inv = make_inventory(work, hosts=[host.name])
+    host.ssh("echo '{\"drop\": 2}' > /var/lib/sandbox/pve-faults.json")
+    try:
+        out = phoenix("verify", "--junit", str(work / "junit.xml"), "--set",
+                      "retry.delay_seconds=0.2", inventory=inv, tmp=work)
+    finally:
+        host.ssh("rm -f /var/lib/sandbox/pve-faults.json")
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert host.ssh("cat /var/lib/sandbox/pve-faults.json 2>/dev/null || echo gone"
+                    ).stdout.strip() == "gone"
+    suites = ET.parse(work / "junit.xml").getroot()
+    cases = [c.get("name") for c in suites.iter("testcase")]
+    assert cases == ["initial_setup", "nvidia", "admin_user", "zfsutils", "zfs_pools",
+                     "zfs_datasets", "storage", "nfs", "samba"]
+    assert not list(suites.iter("failure")) and not list(suites.iter("error"))
+
+
 def test_first_apply_rebooted_for_nvidia_and_converged_all_steps(fleet, work):
     doc = json.loads((work / "first-apply.json").read_text())
     for host, steps in statuses(doc).items():

@@ -92,4 +92,5 @@ def test_down_leaves_nothing_behind(sandbox):
     assert "phoenix-sandbox" not in Path("/proc/mounts").read_text()
     procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "fleet.sh" not in procs and "mirror_server" not in procs
+    assert "phoenix-sandbox/mirror/gnupg" not in procs  # the mirror build's gpg-agent
     assert not Path("/sys/fs/cgroup/unified/phoenix-sandbox").exists()

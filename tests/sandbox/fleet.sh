@@ -179,7 +179,9 @@ exec)
     exec nsenter -t "$p1" -m -u -i -n -p -r -w env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
     ;;
 down)
-    for d in "$HOSTS"/sb*; do [ -d "$d" ] && stop_host "${d##*/sb}" TERM; done
+    # halt all hosts at once (each stop waits for its own host), then clean up
+    for d in "$HOSTS"/sb*; do [ -d "$d" ] && stop_host "${d##*/sb}" TERM & done
+    wait
     for d in "$HOSTS"/sb*; do
         [ -d "$d" ] || continue
         n=${d##*/}

@@ -346,6 +346,9 @@ def write_state(hosts: list[dict]) -> None:
 def down() -> None:
     fleet("down", check=False)
     stop_mirror()
+    # the mirror build's gpg started an agent; it must not outlive the sandbox
+    subprocess.run(["gpgconf", "--homedir", str(mirror.GNUPG), "--kill", "gpg-agent"],
+                   capture_output=True)
 
 
 def purge(i: int) -> None:
