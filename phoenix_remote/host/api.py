@@ -114,6 +114,10 @@ class PveClient:
             raise ApiError(0, f"{self.host.name}: TLS verification of "
                               f"{self._address}:{self._port} failed: the API's certificate is "
                               f"not signed by the expected CA ({_short(e)})") from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+            # logging in is idempotent: a cut or refused connection is worth another try
+            raise Transient(f"cannot reach the Proxmox API at {self._address}:{self._port}: "
+                            f"{_short(e)}") from None
         except requests.exceptions.RequestException as e:
             raise ApiError(0, f"{self.host.name}: cannot reach the Proxmox API at "
                               f"{self._address}:{self._port}: {_short(e)}") from None
