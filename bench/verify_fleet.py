@@ -63,7 +63,6 @@ def main(n: int) -> int:
     worst = max(s["round_trips"] for s in doc["steps"])
     print(f"verify wall time: 1 host {t_one:.2f} s, {n} hosts {t_many:.2f} s, "
           f"ratio {t_many / t_one:.2f}x (target <= 3x)")
-    from phoenix_remote.steps.initial_setup import InitialSetup  # noqa: F401
     commands = probe_commands()
     t_naive = naive_probe_time(hosts[0], commands)
     print(f"peer: the same {len(commands)} probe commands over one ssh each: {t_naive:.2f} s; "

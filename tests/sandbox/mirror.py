@@ -126,8 +126,13 @@ def fetch_real_debs(rootfs: Path, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     if any(out_dir.glob("s-tui_*.deb")):
         return
-    sim = run(["apt-get", "install", "--simulate", "--no-install-recommends",
-               "-o", f"Dir::State::status={rootfs}/var/lib/dpkg/status", *REAL_PACKAGES])
+    argv = ["apt-get", "install", "--simulate", "--no-install-recommends",
+            "-o", f"Dir::State::status={rootfs}/var/lib/dpkg/status", *REAL_PACKAGES]
+    try:
+        sim = run(argv)
+    except RuntimeError:  # this machine's package lists may be missing or stale
+        run(["apt-get", "update", "-qq"])
+        sim = run(argv)
     wanted = [line.split()[1] for line in sim.stdout.splitlines() if line.startswith("Inst ")]
     run(["apt-get", "download", "-q", *wanted], cwd=out_dir)
 
