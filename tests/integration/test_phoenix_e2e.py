@@ -296,9 +296,10 @@ def test_two_concurrent_applies_do_not_interleave(fleet, work):
         a_out, _ = a.communicate(timeout=300)
     finally:
         host.ssh("rm -f /var/lib/sandbox/pve-faults.json")
-    assert a.returncode == 0, a_out[-2000:]
-    assert b.returncode == 1
-    assert "another phoenix run holds the lock" in b.stdout + b.stderr
+    # whichever run took the lock first converges; the other waits 1 s and fails cleanly
+    results = sorted([(a.returncode, a_out), (b.returncode, b.stdout + b.stderr)])
+    assert [code for code, _ in results] == [0, 1], results
+    assert "another phoenix run holds the lock" in results[1][1]
     json.loads(host.ssh("cat /var/lib/phoenix_remote/state.json").stdout)
 
 
