@@ -93,6 +93,8 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
         emit(cfg.name, "", "connected", cfg.address)
         if opts.mode == "apply":
             ledger.acquire()
+            host.before_disconnect = ledger.release
+            host.after_reconnect = ledger.acquire
         preflight(host, ledger)
         failed = False
         for step in selected(steps, opts):

@@ -16,8 +16,6 @@ from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import HostError, PhoenixError
 from phoenix_remote.host.ssh import DEFAULT_KNOWN_HOSTS, SCRIPT, Result, SshSession, quote
 
-BACKUP_SUFFIX = ".phoenix-bak."
-
 
 class ReadOnlyHost(PhoenixError):
     """A change was attempted through a Host opened read-only (a bug in a step)."""
@@ -33,10 +31,15 @@ class Host:
         self.insecure = insecure
         self.log = log or (lambda msg: None)
         self.backups: list[str] = []  # files this run backed up, for the ledger
+        self.backup_dir = cfg.config.ledger_path.rsplit("/", 1)[0] + "/backups"
         self.ssh = SshSession(cfg.address, cfg.ssh.user, cfg.ssh.port, cfg.ssh.key_file,
                               cfg.ssh.alias, cfg.ssh.host_key_fingerprint,
                               accept_new_host_keys, known_hosts, cfg.ssh.connect_timeout)
         self._api = None
+        # set by the engine in apply mode: drop and retake the host's lock around a
+        # reconnect (a reboot or a move ends the session that holds it)
+        self.before_disconnect = lambda: None
+        self.after_reconnect = lambda: None
 
     # ------------------------------------------------------------------ reading
     def query(self, argv: Sequence[str] | str, stdin: str | None = None,
@@ -80,7 +83,9 @@ class Host:
         self._writable(f"write {path}")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         q = quote([path])
-        backup_path = f"{path}{BACKUP_SUFFIX}{stamp}"
+        # Backups go under the ledger's directory, never beside the file: a copy left in
+        # interfaces.d, logrotate.d or the like would be read as configuration too.
+        backup_path = f"{self.backup_dir}/{stamp}{path}"
         payload = base64.b64encode(content.encode()).decode()
         script = f"""set -e
 target={q}
@@ -88,6 +93,7 @@ dir=$(dirname -- "$target")
 mkdir -p -- "$dir"
 made_backup=
 if [ -e "$target" ] && [ {1 if backup else 0} = 1 ]; then
+  mkdir -p -- {quote([backup_path.rsplit("/", 1)[0]])}
   cp -a -- "$target" {quote([backup_path])}; made_backup=1
 fi
 tmp=$(mktemp "$dir/.phoenix.XXXXXX")
@@ -110,33 +116,41 @@ mv -f -- "$tmp" "$target"
         """Reboot, wait until SSH answers again, reconnect. Returns seconds it took."""
         self._writable("reboot")
         t0 = time.monotonic()
+        self.before_disconnect()
         try:
             self.ssh.run(["sh", "-c", "nohup reboot >/dev/null 2>&1 &"], timeout=30)
         except HostError:
             pass  # the connection may drop before the command returns
         self.ssh.close()
         time.sleep(3)  # give the host time to go down before we look for it again
+        self._reconnect(t0, deadline_s, "after reboot")
+        if self._api is not None:
+            self._api.reset()
+        return time.monotonic() - t0
+
+    def move_to(self, address: str, deadline_s: float = 120.0) -> None:
+        """The host's address changed (network step): talk to it at the new one."""
+        self.before_disconnect()
+        self.ssh.close()
+        self.ssh.address = address
+        self._reconnect(time.monotonic(), deadline_s, f"at its new address {address}")
+        if self._api is not None:
+            self._api.reset(address)
+
+    def _reconnect(self, t0: float, deadline_s: float, when: str) -> None:
         last: Exception | None = None
         while time.monotonic() - t0 < deadline_s:
             try:
                 self.ssh.connect()
                 self.ssh.run(["true"], timeout=30)
-                if self._api is not None:
-                    self._api.reset()
-                return time.monotonic() - t0
+                self.after_reconnect()
+                return
             except HostError as e:
                 last = e
                 self.ssh.close()
                 time.sleep(1)
-        raise HostError(f"{self.name}: did not come back within {deadline_s:.0f} s after "
-                        f"reboot: {last}")
-
-    def move_to(self, address: str) -> None:
-        """The host's address changed (network step): talk to it at the new one."""
-        self.ssh.close()
-        self.ssh.address = address
-        if self._api is not None:
-            self._api.reset(address)
+        raise HostError(f"{self.name}: did not answer {when} within {deadline_s:.0f} s: "
+                        f"{last}")
 
     # ------------------------------------------------------------------ API
     @property

@@ -166,7 +166,12 @@ class InitialSetup:
             moves = n.ip != cfg.address
             # a restart that moves the host would cut this very session: let systemd run it
             # a second later, outside the session, then reconnect at the new address
-            restart = (("systemd-run", "--on-active=1", "systemctl", "restart", "networking")
+            # ifdown works from the new file, so it would leave the old address and routes up:
+            # flush them first, then let ifup configure the interface from the new file
+            dev = q(n.interface)
+            restart = (("systemd-run", "--on-active=1", "sh", "-c",
+                        f"ip -4 route flush dev {dev}; ip -4 addr flush dev {dev} scope global; "
+                        "systemctl restart networking")
                        if moves else ("systemctl", "restart", "networking"))
             actions = iface.actions + (Run(restart),)
             if moves:

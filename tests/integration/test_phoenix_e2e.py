@@ -303,6 +303,38 @@ def test_two_concurrent_applies_do_not_interleave(fleet, work):
     json.loads(host.ssh("cat /var/lib/phoenix_remote/state.json").stdout)
 
 
+def test_network_identity_move_continues_on_the_new_address(fleet, work):
+    """A new address in the config: the network restart runs outside the session, the run
+    reconnects at the new address, says so, and converges; then the host moves back."""
+    host = fleet[3]
+    prefix, last = host.address.rsplit(".", 1)
+    old, new = host.address, f"{prefix}.{100 + int(last)}"
+
+    def to(address, reach):
+        def edit(inv):
+            h = inv["hosts"][host.name]
+            h["address"] = reach
+            h["config"]["network"]["address"] = f"{address}/24"
+        return edit
+    for target, reach in ((new, old), (old, new)):
+        inv = make_inventory(work, hosts=[host.name], edit=to(target, reach))
+        moved = phoenix("apply", "--only", "initial_setup", inventory=inv, tmp=work)
+        assert moved.returncode == 0, moved.stdout[-3000:] + moved.stderr[-2000:]
+        assert f"host moved to {target}; continuing there" in moved.stderr
+        inv = make_inventory(work, hosts=[host.name], edit=to(target, target))
+        assert phoenix("verify", "--only", "initial_setup", inventory=inv,
+                       tmp=work).returncode == 0
+    assert host.ssh("ip -4 -o addr show eth0").stdout.split()[3] == f"{old}/24"
+    assert host.ssh("ip -4 -o addr show eth0 | wc -l").stdout.strip() == "1"
+    assert host.ssh("systemctl is-active networking").stdout.strip() == "active"
+    assert "default via 10.211.0.254" in host.ssh("ip route").stdout
+    # the replaced files were backed up outside the sourced directory
+    assert host.ssh("ls /etc/network/interfaces.d").stdout.split() == ["50-eth0.cfg"]
+    assert "50-eth0.cfg" in host.ssh("find /var/lib/phoenix_remote/backups -type f").stdout
+    assert json.loads(host.ssh("cat /var/lib/phoenix_remote/state.json").stdout)[
+        "steps"]["initial_setup"]["result"] == "changed"
+
+
 def test_host_keys_and_api_certificates_are_verified(fleet, work):
     host = fleet[4]
 
