@@ -104,7 +104,6 @@ done
 mkdir -p "$R/usr/lib/systemd/journald.conf.d"
 printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=8M\n' > "$R/usr/lib/systemd/journald.conf.d/sandbox.conf"
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$R/etc/resolv.conf"
-echo "auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*" > /dev/null
 printf 'auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n' > "$R/etc/network/interfaces"
 umount "$R/tmp" "$R/proc"
 umount "$R"

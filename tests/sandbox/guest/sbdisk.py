@@ -45,7 +45,7 @@ def column(dev, col, exact):
         "FSTYPE": rec.get("fstype") or "",
         "MODEL": "" if parent else drive["model"],
         "SERIAL": "" if parent else drive["serial"],
-        "WWN": "" if parent else drive["eui"].replace("eui.", "eui."),
+        "WWN": "" if parent else drive["eui"],
         "MOUNTPOINT": "", "MOUNTPOINTS": "",
         "PKNAME": parent or "",
         "LABEL": rec.get("label") or "",

@@ -394,13 +394,19 @@ def pool_prop(zfs, pool, prop, exact):
     raise Fail(f"bad property list: invalid property '{prop}'", 2)
 
 
+def need_pools(zfs, names):
+    """The pools, after checking that each named one exists (zpool's error otherwise)."""
+    pools = zfs.get("pools", {})
+    for n in names:
+        if n not in pools:
+            raise Fail(f"cannot open '{n}': no such pool")
+    return pools
+
+
 def zpool_list(args):
     flags, opts, names = take_flags(args)
     with sbstate.locked("zfs.json") as zfs:
-        pools = zfs.get("pools", {})
-        for n in names:
-            if n not in pools:
-                raise Fail(f"cannot open '{n}': no such pool")
+        pools = need_pools(zfs, names)
         cols = opts.get("-o", "name,size,alloc,free,ckpoint,expandsz,frag,cap,dedup,health,"
                               "altroot").split(",")
         rows = [[pool_prop(zfs, p, c, "p" in flags)[0] for c in cols]
@@ -411,10 +417,7 @@ def zpool_list(args):
 def zpool_get(args):
     flags, opts, props, names, cols = get_args(args)
     with sbstate.locked("zfs.json") as zfs:
-        pools = zfs.get("pools", {})
-        for n in names:
-            if n not in pools:
-                raise Fail(f"cannot open '{n}': no such pool")
+        pools = need_pools(zfs, names)
         rows = []
         for p in sorted(names or pools):
             for prop in (list(POOL_PROPS) + list(POOL_RO) if props == ["all"] else props):
@@ -454,10 +457,7 @@ def zpool_destroy(args):
 def zpool_status(args):
     flags, opts, names = take_flags(args)
     with sbstate.locked("zfs.json") as zfs:
-        pools = zfs.get("pools", {})
-        for n in names:
-            if n not in pools:
-                raise Fail(f"cannot open '{n}': no such pool")
+        pools = need_pools(zfs, names)
         if not pools:
             print("no pools available")
             return 0
