@@ -38,8 +38,6 @@ from phoenix_remote.config.secrets import (
 )
 from phoenix_remote.errors import ConfigError, Problem
 
-PASSWORD_SECRETS_KEYS = ("admin_user.password_secret", "samba.password_secret")
-
 
 @dataclass(frozen=True)
 class Inventory:
@@ -135,7 +133,7 @@ def _resolve_host(name: str, base: dict, layers: list[dict], validator, groups, 
         return None
     return HostConfig(
         name=name,
-        address=entry_address(merged, name),
+        address=merged.get("address") or name,
         groups=tuple(g for g, members in groups.items() if name in members),
         ssh=SshTarget(**(merged.get("ssh") or {})),
         api=ApiTarget(**(merged.get("api") or {})),
@@ -143,10 +141,6 @@ def _resolve_host(name: str, base: dict, layers: list[dict], validator, groups, 
         config=cfg,
         secrets=resolved,
     )
-
-
-def entry_address(merged: dict, name: str) -> str:
-    return merged.get("address") or name
 
 
 def _resolve_secrets(cfg: HypervisorConfig, api: dict, mode: str, base_dir: Path, src: str,

@@ -7,7 +7,6 @@ cannot: references that must resolve, PVE's storage rules, drive layouts.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -232,6 +231,3 @@ class HostConfig(Frozen):
     def api_url(self) -> str:
         return self.api.url or f"https://{self.address}:8006"
 
-
-def network_contains(subnet: str, ip: str) -> bool:
-    return ipaddress.ip_address(ip) in ipaddress.ip_network(subnet, strict=False)

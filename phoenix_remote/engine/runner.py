@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from phoenix_remote.config.models import HostConfig
@@ -45,7 +45,6 @@ class RunOptions:
     reboot_deadline: float = 600.0
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
 
 
 Emit = Callable[[str, str, str, str], None]  # host, step, status, message

@@ -23,13 +23,11 @@ class ReadOnlyHost(PhoenixError):
 
 class Host:
     def __init__(self, cfg: HostConfig, readonly: bool, accept_new_host_keys: bool = False,
-                 known_hosts: Path = DEFAULT_KNOWN_HOSTS, insecure: bool = False,
-                 log=None):
+                 known_hosts: Path = DEFAULT_KNOWN_HOSTS, insecure: bool = False):
         self.cfg = cfg
         self.name = cfg.name
         self.readonly = readonly
         self.insecure = insecure
-        self.log = log or (lambda msg: None)
         self.backups: list[str] = []  # files this run backed up, for the ledger
         self.backup_dir = cfg.config.ledger_path.rsplit("/", 1)[0] + "/backups"
         self.ssh = SshSession(cfg.address, cfg.ssh.user, cfg.ssh.port, cfg.ssh.key_file,
