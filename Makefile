@@ -6,15 +6,22 @@ BIN       := $(VENV)/bin
 HOSTS     ?= 3
 SB        := tests/sandbox
 
-.PHONY: install test unit lint demo sandbox sandbox-down bench clean
+.PHONY: install lock test unit lint demo sandbox sandbox-down bench clean
 
-$(BIN)/phoenix: pyproject.toml
+# Exact versions come from requirements.lock (pip constraints); pyproject keeps the ranges.
+$(BIN)/phoenix: pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
 install: $(BIN)/phoenix ## create .venv with phoenix and the dev tools
+
+lock: ## re-resolve every dependency within pyproject's ranges into requirements.lock
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -e '.[dev]'
+	{ echo "# Exact versions of every dependency (pyproject keeps the ranges). Regenerate: make lock"; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock
+	rm -rf .lock-venv
 
 unit: install ## fast tests, no sandbox
 	$(BIN)/pytest -q -m "not sandbox"

@@ -1,6 +1,7 @@
 """The one error tree of phoenix_remote.
 
     PhoenixError                 anything we raise on purpose; never shown as a traceback
+    ├── UsageError               a bad command line (exit 64)
     ├── ConfigError              bad config/inventory/secret: carries every Problem found
     ├── HostError                a host could not be reached or answered unexpectedly
     │   ├── CommandFailed        a remote command exited non-zero
@@ -18,6 +19,10 @@ from dataclasses import dataclass
 
 class PhoenixError(Exception):
     """Base of every error phoenix_remote raises on purpose."""
+
+
+class UsageError(PhoenixError):
+    """The command line itself is wrong: unknown option, bad value, missing argument."""
 
 
 @dataclass(frozen=True)

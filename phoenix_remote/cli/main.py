@@ -1,142 +1,226 @@
-"""The `phoenix` command: argument parsing, rendering, exit codes (documented in README).
+"""The `phoenix` command: argument parsing, dispatch, exit codes (documented in README).
 
 Exit codes: 0 ok / in policy, 1 error, 2 changes pending (plan) or drift (verify),
-3 invalid configuration or inventory.
+3 invalid configuration or inventory, 64 usage error (sysexits EX_USAGE), 130 interrupted.
+
+argparse (standard library) rather than a CLI framework: start-up stays fast and a
+dependency update cannot turn a usage error into a traceback.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import difflib
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import NoReturn
 
-import typer
+from phoenix_remote import __version__
+from phoenix_remote.errors import ConfigError, PhoenixError, UsageError
 
-from phoenix_remote.config import inventory as inv
-from phoenix_remote.config.secrets import MASK, Secret
-from phoenix_remote.errors import ConfigError, PhoenixError
-
-EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INVALID = 0, 1, 2, 3
-
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Converge Proxmox VE hosts into Phoenix hypervisors, from a workstation.")
-config_app = typer.Typer(no_args_is_help=True, help="Inspect the resolved configuration.")
-app.add_typer(config_app, name="config")
-
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="hypervisor config (JSON)")]
-InventoryOpt = Annotated[Path | None, typer.Option("--inventory", "-i", help="inventory (YAML)")]
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="override a config value for every host: dotted.path=JSON, e.g. "
-                  "time.timezone='\"UTC\"'")]
+EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = (
+    0, 1, 2, 3, 64, 130)
 DEFAULT_CONFIG = Path("etc/hypervisor_config.json")
+DEFAULT_INVENTORY = Path("inventory/hosts.yaml")
+STEP_IDS = ("initial_setup", "nvidia", "admin_user", "zfsutils", "zfs_pools", "zfs_datasets",
+            "storage", "nfs", "samba")
 
 
-def parse_sets(items: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, eq, raw = item.partition("=")
-        if not eq or not key:
-            raise ConfigError([inv.Problem("--set", item, "expected dotted.path=value")])
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw  # a bare word is a string
-        node = out
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
+class Parser(argparse.ArgumentParser):
+    """Usage errors: one line naming what was wrong and the closest valid choice. Options
+    are never abbreviated: a later option must not change what an old command line means."""
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        hint = ""
+        if "invalid choice:" in message:
+            word = message.split("invalid choice:", 1)[1].split("'")[1]
+            commands = [c for a in self._actions if isinstance(a, argparse._SubParsersAction)
+                        for c in a.choices]
+            hint = close_hint(word, commands)
+        raise UsageError(f"{self.prog}: {message}{hint}; see {self.prog} --help")
+
+    def unknown(self, extras: list[str]) -> NoReturn:
+        options = [s for a in self._actions for s in a.option_strings]
+        first = next((x for x in extras if x.startswith("-")), extras[0])
+        raise UsageError(f"{self.prog}: unknown argument {first!r}"
+                         f"{close_hint(first.split('=')[0], options)}; see {self.prog} --help")
 
 
-def load(config: Path, inventory: Path | None, sets: list[str] | None,
-         secrets: str = "available") -> inv.Inventory:
-    return inv.load(config, inventory, parse_sets(sets), secrets=secrets)
+def close_hint(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
-@app.command(epilog="Example: phoenix validate -i inventory/example.yaml")
-def validate(config: ConfigOpt = DEFAULT_CONFIG, inventory: InventoryOpt = None,
-             set_: SetOpt = None) -> None:
-    """Check the config and inventory: shape, meaning, secret files. Exit 0 valid, 3 invalid."""
-    result = load(config, inventory, set_)
-    hosts = f", {len(result.hosts)} host(s)" if inventory else ""
-    typer.echo(f"valid: {config}{' + ' + str(inventory) if inventory else ''}{hosts}")
-
-
-@config_app.command("show", epilog="Example: phoenix config show pve1 -i inventory/example.yaml")
-def config_show(host: str, config: ConfigOpt = DEFAULT_CONFIG, inventory: InventoryOpt = None,
-                set_: SetOpt = None,
-                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Print one host's resolved configuration; secrets are shown as ***."""
-    result = load(config, inventory, set_)
-    if host not in result.hosts:
-        raise PhoenixError(f"unknown host {host!r}; known: {', '.join(result.hosts)}")
-    data = masked(result.hosts[host].model_dump(mode="python", by_alias=True))
-    text = json.dumps(data, indent=2, default=str)
-    typer.echo(text if as_json else _yamlish(data))
-
-
-@app.command(epilog="Example: phoenix hosts -i inventory/example.yaml --json")
-def hosts(config: ConfigOpt = DEFAULT_CONFIG, inventory: InventoryOpt = None,
-          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List the inventory's hosts and groups."""
-    result = load(config, inventory, None, secrets="none")
-    rows = [{"name": h.name, "address": h.address, "groups": list(h.groups)}
-            for h in result.hosts.values()]
-    if as_json:
-        typer.echo(json.dumps({"hosts": rows, "groups": {g: list(m) for g, m in
-                                                         result.groups.items()}}, indent=2))
-        return
-    for r in rows:
-        typer.echo(f"{r['name']:<20} {r['address']:<20} {','.join(r['groups'])}")
-
-
-def _register_runs() -> None:
-    from phoenix_remote.cli import run as run_cli
-    run_cli.register(app, load, DEFAULT_CONFIG)
-    run_cli.register_inspect(app, load, DEFAULT_CONFIG)
-
-
-_register_runs()
-
-
-def masked(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return MASK
-    if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [masked(v) for v in value]
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected 1..1000, got {value}")
     return value
 
 
-def _yamlish(data: Any) -> str:
-    import yaml
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)
-
-
-def run() -> None:
-    """Console entry point: known errors become one clear message and an exit code."""
+def seconds(text: str) -> float:
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else EXIT_OK)
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= value <= 86400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected 0..86400 seconds, got {text}")
+    return value
+
+
+def step_id(text: str) -> str:
+    if text not in STEP_IDS:
+        raise argparse.ArgumentTypeError(f"unknown step {text!r}{close_hint(text, STEP_IDS)}; "
+                                         "steps: "
+                                         + " ".join(STEP_IDS))
+    return text
+
+
+def _common(p: argparse.ArgumentParser, sets: bool = True) -> None:
+    p.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
+                   help=f"hypervisor config, JSON (default {DEFAULT_CONFIG})")
+    p.add_argument("-i", "--inventory", type=Path, default=None,
+                   help=f"inventory, YAML (default $PHOENIX_INVENTORY or {DEFAULT_INVENTORY})")
+    if sets:
+        p.add_argument("--set", dest="sets", action="append", metavar="PATH=VALUE",
+                       help="override a config value for every host: dotted.path=JSON, e.g. "
+                            "time.timezone=UTC (repeatable)")
+
+
+def _connection(p: argparse.ArgumentParser) -> None:
+    from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
+    p.add_argument("--known-hosts", type=Path, default=DEFAULT_KNOWN_HOSTS,
+                   help="known_hosts file (default ~/.ssh/known_hosts)")
+    p.add_argument("--insecure", action="store_true",
+                   help="do not verify the API's TLS certificate (warns for every host)")
+
+
+def build_parser() -> tuple[Parser, dict[str, Parser]]:
+    """The top parser, and each (sub)command's parser by name for error messages."""
+    top = Parser(prog="phoenix", description="Converge Proxmox VE hosts into Phoenix "
+                 "hypervisors, from a workstation.", epilog="exit codes: 0 ok, 1 error, "
+                 "2 changes pending / drift, 3 invalid config, 64 usage error")
+    top.add_argument("--version", action="version", version=f"phoenix {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    by_name: dict[str, Parser] = {}
+
+    p = by_name["validate"] = sub.add_parser(
+        "validate", help="check config + inventory (exit 0 valid, 3 invalid)",
+        epilog="example: phoenix validate -i inventory/example.yaml")
+    _common(p)
+
+    cfg = sub.add_parser("config", help="inspect the resolved configuration")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="SUBCOMMAND",
+                                 parser_class=Parser, required=True)
+    p = by_name["config show"] = cfg_sub.add_parser(
+        "show", help="one host's resolved configuration, secrets as ***",
+        epilog="example: phoenix config show pve1 -i inventory/example.yaml")
+    p.add_argument("host", metavar="HOST")
+    _common(p)
+    p.add_argument("--json", dest="as_json", action="store_true")
+
+    p = by_name["hosts"] = sub.add_parser("hosts", help="list the inventory's hosts and groups")
+    _common(p, sets=False)
+    p.add_argument("--json", dest="as_json", action="store_true")
+
+    for mode, text in (("plan", "what apply would change (exit 0 nothing, 2 pending)"),
+                       ("apply", "converge hosts and prove it (exit 0 converged)"),
+                       ("verify", "read-only audit (exit 0 in policy, 2 drift)")):
+        p = by_name[mode] = sub.add_parser(mode, help=text,
+                           epilog=f"example: phoenix {mode} -i inventory/hosts.yaml -l pve1")
+        _common(p)
+        _connection(p)
+        p.add_argument("-l", "--limit", help="HOST, GROUP, comma list, or @file")
+        p.add_argument("--only", action="append", type=step_id, metavar="STEP",
+                       help="run only this step (repeatable)")
+        p.add_argument("--skip", action="append", type=step_id, metavar="STEP",
+                       help="skip this step (repeatable)")
+        p.add_argument("--forks", type=positive_int, default=10, help="hosts in parallel")
+        p.add_argument("--json", dest="as_json", action="store_true",
+                       help="machine-readable result on stdout (schema phoenix_remote/run/v1)")
+        p.add_argument("--junit", type=Path, help="write JUnit XML here")
+        p.add_argument("--fail-fast", action="store_true")
+        p.add_argument("--accept-new-host-keys", action="store_true",
+                       help="trust and record unknown SSH host keys")
+        p.add_argument("--lock-timeout", type=seconds, default=60.0,
+                       help="seconds to wait for another run's lock on a host")
+        p.add_argument("--failed-file", type=Path, default=Path(".phoenix-failed"))
+        p.add_argument("--log-dir", type=Path, default=Path(".phoenix-logs"))
+
+    p = by_name["status"] = sub.add_parser("status", help="the ledger of each host",
+                       epilog="example: phoenix status -i inventory/hosts.yaml -l pve1")
+    _common(p, sets=False)
+    _connection(p)
+    p.add_argument("-l", "--limit")
+    p.add_argument("--json", dest="as_json", action="store_true")
+
+    p = by_name["disks"] = sub.add_parser(
+        "disks", help="a host's NVMe drives, to fill in the inventory",
+        epilog="example: phoenix disks pve1 -i inventory/hosts.yaml")
+    p.add_argument("host", metavar="HOST")
+    _common(p, sets=False)
+    _connection(p)
+    return top, by_name
+
+
+def inventory_path(args: argparse.Namespace) -> Path:
+    """Commands that talk to hosts need an inventory: -i, $PHOENIX_INVENTORY, the default."""
+    if args.inventory is not None:
+        return args.inventory
+    return Path(os.environ.get("PHOENIX_INVENTORY") or DEFAULT_INVENTORY)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli import commands
+    if args.command == "config":
+        return commands.config_show(args)
+    return getattr(commands, args.command)(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run, and turn every known error into one clear message and an exit code."""
+    parser, by_name = build_parser()
+    try:
+        args, extras = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        if extras:
+            name = " ".join(filter(None, [args.command, getattr(args, "config_command", None)]))
+            by_name.get(name, parser).unknown(extras)
+        return dispatch(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except ConfigError as e:
         for p in e.problems:
-            typer.echo(f"error: {p}", err=True)
-        typer.echo(f"{len(e.problems)} problem(s) found", err=True)
-        sys.exit(EXIT_INVALID)
+            print(f"error: {p}", file=sys.stderr)
+        print(f"{len(e.problems)} problem(s) found", file=sys.stderr)
+        return EXIT_INVALID
     except PhoenixError as e:
-        typer.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_ERROR)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
-    except Exception as e:  # click usage errors and the like
-        import click
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `phoenix hosts | head`
+        return EXIT_OK
+    except Exception as e:  # a bug: one line, the traceback only on request
+        if os.environ.get("PHOENIX_DEBUG"):
+            raise
+        print(f"internal error (a bug in phoenix, please report it): {type(e).__name__}: {e}; "
+              "rerun with PHOENIX_DEBUG=1 for the traceback", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def run() -> NoReturn:
+    """Console entry point."""
+    sys.exit(main())

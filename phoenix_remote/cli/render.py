@@ -1,4 +1,4 @@
-"""How a run looks: live progress (rich on a TTY, plain lines otherwise), the final
+"""How a run looks: live progress (coloured on a TTY, plain lines otherwise), the final
 host x step table, JSON (versioned schema) and JUnit XML. Secrets are masked in all of it."""
 
 from __future__ import annotations
@@ -10,14 +10,17 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from phoenix_remote.engine.types import HostReport, Status
 
 JSON_SCHEMA = "phoenix_remote/run/v1"
-STYLE = {"ok": "green", "changed": "cyan", "pending": "yellow", "drift": "yellow",
-         "failed": "bold red", "skipped": "dim", "unknown": "magenta"}
+# ANSI colours by status, used only when the stream is a terminal
+STYLE = {"ok": "32", "changed": "36", "pending": "33", "drift": "33", "failed": "1;31",
+         "skipped": "2", "unknown": "35", "warning": "33"}
+
+
+def paint(text: str, status: str, tty: bool) -> str:
+    code = STYLE.get(status)
+    return f"\033[{code}m{text}\033[0m" if tty and code else text
 
 
 class Masker:
@@ -39,7 +42,6 @@ class Progress:
                  stream=None):
         self.mask = mask
         self.stream = stream or sys.stderr
-        self.console = Console(file=self.stream, highlight=False)
         self.tty = self.stream.isatty()
         self.quiet = quiet
         self.lock = threading.Lock()
@@ -55,12 +57,10 @@ class Progress:
             if self.quiet or status == "action":
                 return
             if self.tty:
-                style = STYLE.get(status, "")
-                self.console.print(f"[dim]{time.monotonic() - self.t0:6.1f}s[/dim] {host:<12} "
-                                   f"{step or '':<16} [{style}]{status:<9}[/{style}] "
-                                   f"{self.mask(message)}", markup=True, soft_wrap=True)
-            else:
-                print(line, file=self.stream, flush=True)
+                line = self.mask(f"{time.monotonic() - self.t0:6.1f}s {host:<12} "
+                                 f"{step or '':<16} {paint(f'{status:<9}', status, True)} "
+                                 f"{message}")
+            print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.log:
@@ -69,37 +69,43 @@ class Progress:
 
 def table(reports: list[HostReport], mode: str, mask: Masker, stream=None) -> None:
     out = stream or sys.stdout
-    console = Console(file=out, highlight=False, width=None if out.isatty() else 160)
+    tty = out.isatty()
     steps: list[str] = []
     for r in reports:
         for s in r.steps:
             if s.step not in steps:
                 steps.append(s.step)
-    t = Table(title=f"phoenix {mode}", show_lines=False)
-    t.add_column("host")
-    for step_id in steps:
-        t.add_column(step_id)
-    t.add_column("time", justify="right")
-    t.add_column("reboot")
+    header = ["host", *steps, "time", "reboot"]
+    rows = []
     for r in reports:
         by = {s.step: s for s in r.steps}
-        cells = []
-        for step_id in steps:
-            res = by.get(step_id)
-            st = res.status.value if res else ("failed" if r.error else "-")
-            cells.append(f"[{STYLE.get(st, '')}]{st}[/]")
-        t.add_row(r.host, *cells, f"{r.duration:.1f}s", "needed" if r.reboot_needed else "")
-    console.print(t)
+        cells = [by[s].status.value if s in by else ("failed" if r.error else "-")
+                 for s in steps]
+        rows.append([r.host, *cells, f"{r.duration:.1f}s", "needed" if r.reboot_needed else ""])
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
+
+    def line(cells: list[str], color: bool) -> str:
+        parts = []
+        for i, (cell, w) in enumerate(zip(cells, widths)):
+            text = cell.rjust(w) if header[i] == "time" else cell.ljust(w)
+            parts.append(paint(text, cell, color) if 0 < i <= len(steps) else text)
+        return "  ".join(parts).rstrip()
+
+    print(f"phoenix {mode}", file=out)
+    print(line(header, False), file=out)
+    for row in rows:
+        print(line(row, tty), file=out)
     for r in reports:
         if r.error:
-            console.print(f"[bold red]{r.host}[/]: {mask(r.error)}", markup=True)
+            print(mask(f"{paint(r.host, 'failed', tty)}: {r.error}"), file=out)
         for s in r.steps:
             if s.error:
-                console.print(f"[red]{r.host} {s.step}[/]: {mask(s.error)}", markup=True)
+                print(mask(f"{paint(f'{r.host} {s.step}', 'failed', tty)}: {s.error}"),
+                      file=out)
             if s.changes and mode in ("plan", "verify"):
                 for c in s.changes:
-                    console.print(mask(f"  {r.host} {s.step}: {c.summary}\n"
-                                       f"      - {c.before}\n      + {c.after}"))
+                    print(mask(f"  {r.host} {s.step}: {c.summary}\n      - {c.before}\n"
+                               f"      + {c.after}"), file=out)
 
 
 def exit_code(reports: list[HostReport], mode: str) -> int:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 
 from phoenix_remote.config.models import Drive, HypervisorConfig, Storage
+from phoenix_remote.config.safety import safety_problems
 from phoenix_remote.errors import Problem
 
 PVE_ID = re.compile(r"^[a-z][a-z0-9\-_.]*[a-z0-9]$", re.I)  # pve-storage-id (PVE::JSONSchema)
@@ -38,7 +39,7 @@ def smb_parameters() -> frozenset[str]:
 
 
 def config_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
-    out: list[Problem] = []
+    out: list[Problem] = safety_problems(cfg, src)
     datasets = set(cfg.zfs.dataset_paths())
 
     for pool_name in cfg.zfs.datasets:
@@ -172,4 +173,17 @@ def network_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     if ipaddress.ip_address(net.gateway) not in iface.network:
         out.append(Problem(src, "$.network.gateway", f"gateway {net.gateway} is outside "
                                                      f"{iface.network}"))
+    return out
+
+
+def fleet_problems(hosts: list, src: str) -> list[Problem]:
+    """Across the selected hosts: one address is one host."""
+    out: list[Problem] = []
+    seen: dict[str, str] = {}
+    for h in hosts:
+        if h.address in seen:
+            out.append(Problem(src, f"$.hosts.{h.name}.address",
+                               f"{h.address} is also the address of host {seen[h.address]}; "
+                               "each host needs its own address"))
+        seen.setdefault(h.address, h.name)
     return out

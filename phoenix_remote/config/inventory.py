@@ -1,14 +1,15 @@
-"""Config + inventory -> one immutable HostConfig per host.
+"""Config + inventory -> one immutable HostConfig per selected host.
 
 Precedence, lowest first: hypervisor_config.json < inventory `defaults` < each group the
 host is in (in file order) < the host's own entry < `--set` flags from the CLI.
-All problems of all files and hosts are collected and raised together as ConfigError.
+All problems of all files and selected hosts are collected and raised together as
+ConfigError. Only the hosts a run selects (`--limit`) are resolved and checked.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from pydantic import ValidationError
 from phoenix_remote.config import checks
 from phoenix_remote.config.loading import (
     deep_merge,
-    load_schema,
+    packaged_validator,
+    plain_data_problems,
     read_document,
-    schema_for,
+    read_text,
     shape_problems,
 )
 from phoenix_remote.config.models import (
@@ -31,12 +33,16 @@ from phoenix_remote.config.models import (
 )
 from phoenix_remote.config.secrets import (
     Secret,
+    SecretInvalid,
     SecretUnavailable,
     parse_ref,
     password_problem,
     resolve,
 )
-from phoenix_remote.errors import ConfigError, Problem
+from phoenix_remote.errors import ConfigError, Problem, UsageError
+
+CONFIG_SCHEMA = "hypervisor_config.schema.json"
+INVENTORY_SCHEMA = "inventory.schema.json"
 
 
 @dataclass(frozen=True)
@@ -47,32 +53,28 @@ class Inventory:
 
 
 def load(config_path: Path, inventory_path: Path | None, overrides: dict | None = None,
-         secrets: str = "available") -> Inventory:
-    """Validate everything, then resolve hosts. secrets: 'none' | 'available' | 'all'.
+         secrets: str = "available", limit: str | None = None) -> Inventory:
+    """Validate everything, then resolve the selected hosts.
 
-    'available' resolves file secrets and set env vars (what `validate` checks);
-    'all' requires every secret a run needs (what `apply` uses)."""
+    secrets: 'none' | 'available' | 'all'. 'available' resolves file secrets and set env
+    vars (what `validate` checks); 'all' requires every secret a run needs (`apply`)."""
     problems: list[Problem] = []
+    validator = packaged_validator(CONFIG_SCHEMA)
     base = read_document(config_path)
-    validator = load_schema(str(schema_for(config_path, base)))
     src = str(config_path)
-    problems += shape_problems(validator, base, src)
-    if not problems:
-        cfg = _model(base, src, problems)
-        if cfg:
-            problems += checks.config_problems(cfg, src)
-            problems += checks.network_problems(cfg, src)
-    if inventory_path is None:
+    problems += _config_problems(base, validator, src)
+    if overrides and not problems:
+        problems += plain_data_problems(overrides, "--set")
+        if not problems:
+            problems += _config_problems(deep_merge(base, overrides), validator, "--set")
+    if problems or inventory_path is None:
         if problems:
             raise ConfigError(problems)
         return Inventory(config_path, {}, {})
 
     inv = read_document(inventory_path)
     isrc = str(inventory_path)
-    inv_validator = load_schema(str(resources.files("phoenix_remote.data")
-                                    .joinpath("inventory.schema.json")))
-    inv_shape = shape_problems(inv_validator, inv, isrc)
-    problems += inv_shape
+    problems += shape_problems(packaged_validator(INVENTORY_SCHEMA), inv, isrc)
     if problems:  # host resolution needs a sound base and a well-shaped inventory
         raise ConfigError(problems)
 
@@ -82,18 +84,61 @@ def load(config_path: Path, inventory_path: Path | None, overrides: dict | None 
             if h not in inv["hosts"]:
                 problems.append(Problem(isrc, f"$.groups.{g}.hosts[{i}]",
                                         f"host {h!r} is not defined under hosts"))
+    names = select(inv["hosts"], groups, limit, inventory_path.parent)
+    resolver = _Resolver(base, validator, groups, inventory_path, secrets, overrides or {})
     hosts: dict[str, HostConfig] = {}
-    for name, entry in inv["hosts"].items():
+    for name in names:
         layers = [inv.get("defaults") or {}]
         layers += [v for g, v in (inv.get("groups") or {}).items() if name in groups[g]]
-        layers += [entry, {"config": overrides or {}}]
-        host = _resolve_host(name, base, layers, validator, groups, inventory_path,
-                             secrets, problems)
+        layers.append(inv["hosts"][name])
+        host = resolver.host(name, layers, problems)
         if host:
             hosts[name] = host
+    problems += checks.fleet_problems(list(hosts.values()), isrc)
     if problems:
         raise ConfigError(problems)
     return Inventory(inventory_path, groups, hosts)
+
+
+def select(hosts: dict, groups: dict[str, tuple[str, ...]], limit: str | None,
+           base_dir: Path) -> list[str]:
+    """--limit: HOST, GROUP, comma list, or @file (one host per line). A wrong name is a
+    usage error that lists the valid ones."""
+    if not limit:
+        return list(hosts)
+    names: list[str] = []
+    for item in (x.strip() for x in limit.split(",")):
+        if item.startswith("@"):
+            try:
+                text = read_text(Path(item[1:]), "--limit file")
+            except ConfigError as e:
+                raise UsageError(f"--limit {item}: {e.problems[0].message}") from None
+            names += [x.strip() for x in text.splitlines() if x.strip()]
+        elif item in groups:
+            names += list(groups[item])
+        elif item in hosts:
+            names.append(item)
+        else:
+            import difflib
+            close = difflib.get_close_matches(item, [*hosts, *groups], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UsageError(f"--limit: {item[:80]!r} is neither a host nor a group{hint}; "
+                             f"hosts: {', '.join(list(hosts)[:20])}"
+                             + (f"; groups: {', '.join(groups)}" if groups else ""))
+    unknown = [n for n in names if n not in hosts]
+    if unknown:
+        raise UsageError(f"--limit: unknown host(s) {', '.join(unknown[:10])}")
+    return list(dict.fromkeys(names))
+
+
+def _config_problems(doc: Any, validator, src: str) -> list[Problem]:  # type: ignore[no-untyped-def]
+    problems = shape_problems(validator, doc, src)
+    if problems:
+        return problems
+    cfg = _model(doc, src, problems)
+    if cfg:
+        problems += checks.config_problems(cfg, src) + checks.network_problems(cfg, src)
+    return problems
 
 
 def _model(doc: dict, src: str, problems: list[Problem]) -> HypervisorConfig | None:
@@ -105,70 +150,88 @@ def _model(doc: dict, src: str, problems: list[Problem]) -> HypervisorConfig | N
         return None
 
 
-def _resolve_host(name: str, base: dict, layers: list[dict], validator, groups, inv_path: Path,
-                  secret_mode: str, problems: list[Problem]) -> HostConfig | None:
-    src = f"{inv_path} host {name}"
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = deep_merge(merged, {k: v for k, v in layer.items() if k != "hosts"})
-    doc = deep_merge(base, merged.get("config", {}))
-    doc["secrets"] = {**base.get("secrets", {}), **merged.get("secrets", {})}
-    shape = shape_problems(validator, doc, src, ())
-    if shape:
-        problems += [Problem(p.source, p.path.replace("$", "config", 1), p.message)
-                     for p in shape]
-        return None
-    before = len(problems)
-    cfg = _model(doc, src, problems)
-    if cfg is None:
-        return None
-    problems += [Problem(p.source, p.path.replace("$", "config", 1), p.message)
-                 for p in checks.config_problems(cfg, src) + checks.network_problems(cfg, src)]
-    drives = {pool: tuple(Drive(path=d) if isinstance(d, str) else Drive(**d) for d in items)
-              for pool, items in (merged.get("drives") or {}).items()}
-    problems += checks.drive_problems(drives, cfg, src)
-    resolved = _resolve_secrets(cfg, merged.get("api") or {}, secret_mode, inv_path.parent, src,
-                                problems)
-    if len(problems) > before:
-        return None
-    return HostConfig(
-        name=name,
-        address=merged.get("address") or name,
-        groups=tuple(g for g, members in groups.items() if name in members),
-        ssh=SshTarget(**(merged.get("ssh") or {})),
-        api=ApiTarget(**(merged.get("api") or {})),
-        drives=drives,
-        config=cfg,
-        secrets=resolved,
-    )
+class _Resolver:
+    """Resolves hosts; hosts with the same config overrides share one validated model, and
+    each secret source is read once."""
 
+    def __init__(self, base: dict, validator, groups: dict, inv_path: Path,  # type: ignore[no-untyped-def]
+                 secret_mode: str, overrides: dict):
+        self.base, self.validator, self.groups = base, validator, groups
+        self.inv_path, self.secret_mode, self.overrides = inv_path, secret_mode, overrides
+        self.models: dict[str, tuple[HypervisorConfig | None, list[Problem]]] = {}
+        self.secrets: dict[tuple[str, str], Secret | SecretUnavailable] = {}
 
-def _resolve_secrets(cfg: HypervisorConfig, api: dict, mode: str, base_dir: Path, src: str,
-                     problems: list[Problem]) -> dict[str, Secret]:
-    wanted: dict[str, tuple[dict, bool]] = {}  # name -> (source, is a password)
-    for name, source in cfg.secrets.items():
-        is_password = name in (cfg.admin_user.password_secret, cfg.samba.password_secret)
-        wanted[name] = (source, is_password)
-    if api.get("token_secret"):
-        wanted["api_token"] = (api["token_secret"], False)
-    if api.get("password"):
-        wanted["api_password"] = (api["password"], False)
-    out: dict[str, Secret] = {}
-    if mode == "none":
+    def host(self, name: str, layers: list[dict], problems: list[Problem]) -> HostConfig | None:
+        src = f"{self.inv_path} host {name}"
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            merged = deep_merge(merged, {k: v for k, v in layer.items() if k != "hosts"})
+        before = len(problems)
+        cfg = self._config(merged.get("config") or {}, merged.get("secrets") or {}, src,
+                           problems)
+        if cfg is None:
+            return None
+        drives = {pool: tuple(Drive(path=d) if isinstance(d, str) else Drive(**d)
+                              for d in items)
+                  for pool, items in (merged.get("drives") or {}).items()}
+        problems += checks.drive_problems(drives, cfg, src)
+        resolved = self._secrets(cfg, merged.get("api") or {}, src, problems)
+        if len(problems) > before:
+            return None
+        return HostConfig(
+            name=name, address=merged.get("address") or name,
+            groups=tuple(g for g, members in self.groups.items() if name in members),
+            ssh=SshTarget(**(merged.get("ssh") or {})),
+            api=ApiTarget(**(merged.get("api") or {})),
+            drives=drives, config=cfg, secrets=resolved)
+
+    def _config(self, override: dict, secrets: dict, src: str,
+                problems: list[Problem]) -> HypervisorConfig | None:
+        override = deep_merge(override, self.overrides)
+        key = json.dumps([override, secrets], sort_keys=True)
+        if key not in self.models:
+            doc = deep_merge(self.base, override)
+            doc["secrets"] = {**self.base.get("secrets", {}), **secrets}
+            found = _config_problems(doc, self.validator, "")
+            cfg = None if found else _model(doc, "", [])
+            self.models[key] = (cfg, found)
+        cfg, found = self.models[key]
+        problems += [Problem(src, p.path.replace("$", "config", 1), p.message) for p in found]
+        return cfg
+
+    def _secrets(self, cfg: HypervisorConfig, api: dict, src: str,
+                 problems: list[Problem]) -> dict[str, Secret]:
+        wanted: dict[str, tuple[dict, bool]] = {}  # name -> (source, is a password)
+        passwords = (cfg.admin_user.password_secret, cfg.samba.password_secret)
+        for name, source in cfg.secrets.items():
+            wanted[name] = (source, name in passwords)
+        if api.get("token_secret"):
+            wanted["api_token"] = (api["token_secret"], False)
+        if api.get("password"):
+            wanted["api_password"] = (api["password"], False)
+        out: dict[str, Secret] = {}
+        if self.secret_mode == "none":
+            return out
+        for name, (source, is_password) in wanted.items():
+            ref = parse_ref(source)  # shape was checked by the schema already
+            if self.secret_mode == "available" and ref.kind in ("prompt", "keyring"):
+                continue
+            cache_key = (ref.kind, ref.target)
+            if cache_key not in self.secrets:
+                try:
+                    self.secrets[cache_key] = resolve(ref, self.inv_path.parent)
+                except SecretUnavailable as e:
+                    self.secrets[cache_key] = e
+            got = self.secrets[cache_key]
+            if isinstance(got, SecretUnavailable):
+                if (self.secret_mode == "available" and ref.kind == "env"
+                        and not isinstance(got, SecretInvalid)):
+                    continue  # resolved at run time; validate does not need it
+                problems.append(Problem(src, f"secrets.{name}", str(got)))
+                continue
+            if is_password and (msg := password_problem(got)):
+                problems.append(Problem(src, f"secrets.{name}",
+                                        f"{msg} (from {ref.describe()})"))
+                continue
+            out[name] = got
         return out
-    for name, (source, is_password) in wanted.items():
-        ref = parse_ref(source)  # shape was checked by the schema already
-        if mode == "available" and (ref.kind == "prompt" or ref.kind == "keyring"):
-            continue
-        try:
-            secret = resolve(ref, base_dir)
-        except SecretUnavailable as e:
-            if mode == "available" and ref.kind == "env":
-                continue  # resolved at run time; validate does not need it
-            problems.append(Problem(src, f"secrets.{name}", str(e)))
-            continue
-        if is_password and (msg := password_problem(secret)):
-            problems.append(Problem(src, f"secrets.{name}", f"{msg} (from {ref.describe()})"))
-            continue
-        out[name] = secret
-    return out

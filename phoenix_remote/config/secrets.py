@@ -63,6 +63,10 @@ class SecretUnavailable(Exception):
     """The source exists in config but yields no value; message names the fix."""
 
 
+class SecretInvalid(SecretUnavailable):
+    """The source yields a value that cannot be used (a line break, empty, ...)."""
+
+
 def parse_ref(raw: Any) -> SecretRef:
     """Turn `{"env": "X"}`-style config into a SecretRef; ValueError names the fix."""
     if isinstance(raw, str):
@@ -90,6 +94,9 @@ def resolve(ref: SecretRef, base_dir: Path | None = None) -> Secret:
             raise SecretUnavailable(f"environment variable {ref.target} is not set; export it")
     elif ref.kind == "file":
         value = _read_secret_file(Path(ref.target).expanduser(), base_dir)
+        # one final line break is how editors save a file; it is not part of the secret
+        value = value[:-1] if value.endswith("\n") else value
+        value = value[:-1] if value.endswith("\r") else value
     elif ref.kind == "prompt":
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise SecretUnavailable(
@@ -98,25 +105,58 @@ def resolve(ref: SecretRef, base_dir: Path | None = None) -> Secret:
         value = getpass.getpass(f"{ref.target}: ")
     else:
         value = _from_keyring(ref.target)
-    return Secret(value.rstrip("\n") if ref.kind == "file" else value, ref.describe())
+    if problem := value_problem(value):
+        raise SecretInvalid(f"the secret from {ref.describe()} {problem}")
+    return Secret(value, ref.describe())
+
+
+def value_problem(value: str) -> str | None:
+    """A secret travels as one line (e.g. `user:password` on chpasswd's stdin, where a line
+    break would set a second account's password): refuse empty values and control
+    characters. The message never contains the value."""
+    if not value:
+        return "is empty"
+    for i, ch in enumerate(value):
+        if ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0 or ch in "\u2028\u2029":
+            what = {"\n": "a line break", "\r": "a carriage return", "\0": "a NUL byte"}.get(
+                ch, f"control character U+{ord(ch):04X}")
+            return f"holds {what} at position {i}; a secret must be one line of text"
+    if len(value) > 1024:
+        return "is longer than 1024 characters"
+    return None
 
 
 def _read_secret_file(path: Path, base_dir: Path | None) -> str:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise SecretUnavailable(f"secret file {path} does not exist") from None
+    except PermissionError:
+        raise SecretUnavailable(f"secret file {path} is not readable by this user") from None
+    except OSError as e:
+        raise SecretUnavailable(f"secret file {path}: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SecretUnavailable(f"secret file {path} is not a regular file (a directory, "
+                                    "FIFO or device); give the path of a file")
         mode = stat.S_IMODE(st.st_mode)
         if mode & 0o077:
             raise SecretUnavailable(
                 f"secret file {path} is readable by group/others (mode {mode:o}); "
                 f"run: chmod 600 {path}"
             )
-        return path.read_text()
-    except FileNotFoundError:
-        raise SecretUnavailable(f"secret file {path} does not exist") from None
-    except PermissionError:
-        raise SecretUnavailable(f"secret file {path} is not readable by this user") from None
+        data = os.read(fd, 4097)
+    finally:
+        os.close(fd)
+    if len(data) > 4096:
+        raise SecretUnavailable(f"secret file {path} is larger than 4096 bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretUnavailable(f"secret file {path} is not UTF-8 text") from None
 
 
 def _from_keyring(target: str) -> str:

@@ -30,7 +30,7 @@ from phoenix_remote.engine.types import (
 )
 from phoenix_remote.errors import PhoenixError, StepFailed
 from phoenix_remote.host.host import Host
-from phoenix_remote.host.ssh import DEFAULT_KNOWN_HOSTS
+from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 
 MODES = ("plan", "apply", "verify")
 
@@ -90,6 +90,9 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
     try:
         host.ssh.connect()
         emit(cfg.name, "", "connected", cfg.address)
+        if opts.insecure:
+            emit(cfg.name, "", "warning", "--insecure: the Proxmox API's TLS certificate is NOT "
+                                          "verified for this host")
         if opts.mode == "apply":
             ledger.acquire()
             host.before_disconnect = ledger.release

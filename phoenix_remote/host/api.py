@@ -14,7 +14,6 @@ from __future__ import annotations
 import tempfile
 import time
 import urllib.parse
-import warnings
 
 import requests
 from proxmoxer import ProxmoxAPI
@@ -72,8 +71,9 @@ class PveClient:
 
     def _verify(self):
         if self.host.insecure:
-            warnings.warn(f"{self.host.name}: TLS verification of the Proxmox API is OFF "
-                          "(--insecure)", stacklevel=2)
+            # the engine warns once per host; urllib3 would warn on every request
+            import urllib3
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             return False
         if self.cfg.api.ca_file:
             return self.cfg.api.ca_file

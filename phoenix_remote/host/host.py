@@ -14,7 +14,8 @@ from pathlib import Path
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import HostError, PhoenixError
-from phoenix_remote.host.ssh import DEFAULT_KNOWN_HOSTS, SCRIPT, Result, SshSession, quote
+from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
+from phoenix_remote.host.ssh import SCRIPT, Result, SshSession, quote
 
 
 class ReadOnlyHost(PhoenixError):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import shlex
 import time
 from collections.abc import Sequence
@@ -26,8 +25,7 @@ import paramiko
 
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import CommandFailed, HostError, HostKeyError
-
-DEFAULT_KNOWN_HOSTS = Path(os.environ.get("PHOENIX_KNOWN_HOSTS", "~/.ssh/known_hosts"))
+from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 
 
 def fingerprint(key: paramiko.PKey) -> str:

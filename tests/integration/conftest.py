@@ -12,6 +12,9 @@ from tests.sandbox import lab
 from tests.sandbox.paths import host_ip
 
 N_HOSTS = int(os.environ.get("SANDBOX_HOSTS", "5"))
+# Set when this pytest session started sandbox hosts: only then may it stop them. A unit
+# run, or a session that found the hosts already running, leaves them alone.
+started_here: list[int] = []
 
 
 @dataclass
@@ -55,6 +58,7 @@ def sandbox() -> list[SandboxHost]:
     _need_root()
     if not all(lab.running(i) for i in range(1, N_HOSTS + 1)):
         lab.up(N_HOSTS)
+        started_here[:] = list(range(1, N_HOSTS + 1))
     infos = lab.describe(list(range(1, N_HOSTS + 1)))
     return [SandboxHost(i + 1, info) for i, info in enumerate(infos)]
 
@@ -70,5 +74,6 @@ def fresh_host(sandbox) -> SandboxHost:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("SANDBOX_KEEP") != "1" and os.geteuid() == 0:
+    if started_here and os.environ.get("SANDBOX_KEEP") != "1":
         lab.down()
+        started_here.clear()

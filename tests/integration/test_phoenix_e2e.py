@@ -199,8 +199,9 @@ def test_sentinel_passwords_appear_nowhere(fleet, work):
 
 def snapshot(upper: Path) -> dict[str, str]:
     """Content hash and metadata of every file on a host's disk, except login records that
-    sshd itself writes for any SSH session (wtmp, lastlog, btmp)."""
-    skip = {"var/log/wtmp", "var/log/lastlog", "var/log/btmp"}
+    sshd itself writes for any SSH session (wtmp, lastlog, btmp) and the browse list nmbd
+    rewrites on its own timer."""
+    skip = {"var/log/wtmp", "var/log/lastlog", "var/log/btmp", "var/cache/samba/browse.dat"}
     out = {}
     for p in sorted(upper.rglob("*")):
         rel = str(p.relative_to(upper))

@@ -1,0 +1,97 @@
+"""What each `phoenix` subcommand does with its parsed arguments. Heavy imports (SSH, API,
+the engine) happen inside the commands that need them, so `--help` and `validate` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from phoenix_remote.cli.main import inventory_path
+from phoenix_remote.config import inventory as inv
+from phoenix_remote.config.overrides import parse_sets
+from phoenix_remote.config.secrets import MASK, Secret
+from phoenix_remote.errors import UsageError
+
+
+def load(args: argparse.Namespace, inventory: bool, secrets: str = "available",
+         limit: str | None = None) -> inv.Inventory:
+    """Config + inventory; with a limit, only the selected hosts are resolved and checked."""
+    path = inventory_path(args) if inventory else args.inventory
+    return inv.load(args.config, path, parse_sets(getattr(args, "sets", None)),
+                    secrets=secrets, limit=limit)
+
+
+def validate(args: argparse.Namespace) -> int:
+    result = load(args, inventory=False)
+    hosts = f", {len(result.hosts)} host(s)" if args.inventory else ""
+    print(f"valid: {args.config}{' + ' + str(args.inventory) if args.inventory else ''}{hosts}")
+    return 0
+
+
+def config_show(args: argparse.Namespace) -> int:
+    result = load(args, inventory=True, limit=args.host)
+    data = masked(result.hosts[args.host].model_dump(mode="python", by_alias=True))
+    if args.as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        import yaml
+        print(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100),
+              end="")
+    return 0
+
+
+def hosts(args: argparse.Namespace) -> int:
+    result = load(args, inventory=True, secrets="none")
+    rows = [{"name": h.name, "address": h.address, "groups": list(h.groups)}
+            for h in result.hosts.values()]
+    if args.as_json:
+        print(json.dumps({"hosts": rows, "groups": {g: list(m) for g, m in
+                                                    result.groups.items()}}, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['name']:<20} {r['address']:<20} {','.join(r['groups'])}")
+    return 0
+
+
+def _run(mode: str, args: argparse.Namespace) -> int:
+    from phoenix_remote.cli.run import RunRequest, run_mode
+    overlap = set(args.only or ()) & set(args.skip or ())
+    if overlap:
+        raise UsageError(f"step(s) {', '.join(sorted(overlap))} given to both --only and --skip")
+    result = load(args, inventory=True, secrets="all" if mode == "apply" else "available",
+                  limit=args.limit)
+    return run_mode(RunRequest.from_args(mode, args), result)
+
+
+def plan(args: argparse.Namespace) -> int:
+    return _run("plan", args)
+
+
+def apply(args: argparse.Namespace) -> int:
+    return _run("apply", args)
+
+
+def verify(args: argparse.Namespace) -> int:
+    return _run("verify", args)
+
+
+def status(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli.inspect import show_status
+    return show_status(args, load(args, inventory=True, secrets="none", limit=args.limit))
+
+
+def disks(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli.inspect import show_disks
+    return show_disks(args, load(args, inventory=True, limit=args.host))
+
+
+def masked(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(v) for v in value]
+    return value
