@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from phoenix_remote.config import checks
 from phoenix_remote.config.loading import (
+    SectionValidator,
     deep_merge,
     packaged_validator,
     plain_data_problems,
@@ -158,7 +159,9 @@ class _Resolver:
                  secret_mode: str, overrides: dict):
         self.base, self.validator, self.groups = base, validator, groups
         self.inv_path, self.secret_mode, self.overrides = inv_path, secret_mode, overrides
+        self.sections = SectionValidator(CONFIG_SCHEMA)
         self.models: dict[str, tuple[HypervisorConfig | None, list[Problem]]] = {}
+        self.meaning: dict[str, list[Problem]] = {}
         self.secrets: dict[tuple[str, str], Secret | SecretUnavailable] = {}
 
     def host(self, name: str, layers: list[dict], problems: list[Problem]) -> HostConfig | None:
@@ -192,12 +195,24 @@ class _Resolver:
         if key not in self.models:
             doc = deep_merge(self.base, override)
             doc["secrets"] = {**self.base.get("secrets", {}), **secrets}
-            found = _config_problems(doc, self.validator, "")
-            cfg = None if found else _model(doc, "", [])
+            # the base passed as a whole: only the sections this host changes are checked
+            found = self.sections.problems(doc, set(override) | {"secrets"}, "")
+            cfg = None if found else _model(doc, "", found)
+            if cfg is not None:
+                found += self._meaning(cfg, override, secrets)
             self.models[key] = (cfg, found)
         cfg, found = self.models[key]
         problems += [Problem(src, p.path.replace("$", "config", 1), p.message) for p in found]
         return cfg
+
+    def _meaning(self, cfg: HypervisorConfig, override: dict, secrets: dict) -> list[Problem]:
+        """Meaning checks; all but the network's read no per-host section, so hosts that
+        differ only in their network identity share one result."""
+        key = json.dumps([{k: v for k, v in override.items() if k != "network"}, secrets],
+                         sort_keys=True)
+        if key not in self.meaning:
+            self.meaning[key] = checks.config_problems(cfg, "")
+        return self.meaning[key] + checks.network_problems(cfg, "")
 
     def _secrets(self, cfg: HypervisorConfig, api: dict, src: str,
                  problems: list[Problem]) -> dict[str, Secret]:

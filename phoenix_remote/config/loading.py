@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
-import unicodedata
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -26,7 +26,7 @@ from phoenix_remote.errors import ConfigError, Problem
 
 MAX_BYTES = 4 * 1024 * 1024  # a 10,000-host inventory is ~2 MiB
 MAX_DEPTH = 32
-MAX_ALIASES = 200
+MAX_NODES = 1_000_000  # values after YAML aliases are expanded; 10,000 hosts are ~300,000
 MAX_INT = 2**63 - 1
 
 
@@ -108,26 +108,12 @@ def strict_json(text: str, src: str) -> Any:
         raise _fail(src, f"JSON refused: {str(e)[:200]}") from None
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, alias bombs and deep nesting."""
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when the wheel has it
 
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._aliases = 0
-        self._depth = 0
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (*name)")
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+class _StrictLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """A safe loader that refuses duplicate keys. Alias bombs and depth are bounded by
+    `flow_depth` before parsing and by `plain_data_problems` after it."""
 
     def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
         seen = set()
@@ -141,14 +127,26 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-# Plain data only: dates, timestamps, sets, binary and ordered maps are refused by the
-# walker below, so keep them as tagged values rather than letting YAML guess.
+# Plain data only: a date stays the text it was written as (YAML would guess a datetime);
+# explicit tags (!!timestamp, !!set, !!binary) are refused by plain_data_problems.
 _StrictLoader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+def flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { (quoted ones counted too: an upper bound). The
+    parser recurses per level, so this is checked before parsing."""
+    depth = deepest = 0
+    for m in re.finditer(r"[\[\]{}]", text):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def strict_yaml(text: str, src: str) -> Any:
+    if flow_depth(text) > MAX_DEPTH:
+        raise _fail(src, f"YAML nested deeper than {MAX_DEPTH} levels")
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as e:
@@ -162,22 +160,32 @@ def strict_yaml(text: str, src: str) -> Any:
         raise _fail(src, f"YAML refused: {str(e)[:200]}") from None
 
 
+# Unicode category Cc (C0, DEL, C1) and the line/paragraph separators
+_BAD_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def bad_char(text: str) -> str | None:
     """The first control or line-separator character in text, described; None when clean."""
-    for i, ch in enumerate(text):
-        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
-            return f"control character U+{ord(ch):04X} at position {i}"
-    return None
+    m = _BAD_CHAR.search(text)
+    return f"control character U+{ord(m.group()):04X} at position {m.start()}" if m else None
 
 
 def plain_data_problems(doc: Any, src: str, prefix: tuple = ()) -> list[Problem]:
     """JSON data only (str keys; str, int, finite float, bool, None, list, dict values), and no
     control characters in any string, key or value: such a string could end a line in a file
     or a command on the host. Nesting is bounded by the parsers."""
+    if (n := expanded_size(doc)) > MAX_NODES:
+        return [Problem(src, json_path(prefix), f"{n} values once YAML aliases are expanded; "
+                                                f"the limit is {MAX_NODES} (an alias bomb?)")]
     out: list[Problem] = []
     stack: list[tuple[tuple, Any]] = [(prefix, doc)]
+    seen: set[int] = set()
     while stack and len(out) < 50:
         path, value = stack.pop()
+        if isinstance(value, dict | list):
+            if id(value) in seen:
+                continue  # a YAML alias of a value already checked
+            seen.add(id(value))
         if isinstance(value, dict):
             for k, v in value.items():
                 if not isinstance(k, str):
@@ -210,6 +218,25 @@ def plain_data_problems(doc: Any, src: str, prefix: tuple = ()) -> list[Problem]
     return out
 
 
+def expanded_size(doc: Any) -> int:
+    """How many values `doc` holds with every shared (aliased) value counted each time it
+    is used: what later merging and checking would walk. Linear in the distinct values."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(doc, False)]
+    while stack:  # iterative post-order: a value's size once all its children have one
+        node, done = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+        elif id(node) not in sizes:
+            sizes[id(node)] = 0  # in progress; YAML cannot build a cycle
+            stack.append((node, True))
+            stack.extend((c, False) for c in children)
+    return sizes.get(id(doc), 1)
+
+
 @lru_cache(maxsize=4)
 def packaged_validator(name: str):  # type: ignore[no-untyped-def]
     """The schema shipped in the package (never one named by the document being checked).
@@ -218,6 +245,30 @@ def packaged_validator(name: str):  # type: ignore[no-untyped-def]
     schema = json.loads(resources.files("phoenix_remote.data").joinpath(name).read_text())
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, format_checker=None)
+
+
+class SectionValidator:
+    """The config schema, one top-level section at a time: a host's overrides touch a few
+    sections, and the rest of its config is the base that was already checked once."""
+
+    def __init__(self, name: str):
+        self.root = packaged_validator(name)
+        self.schema = self.root.schema
+        self.by_section: dict[str, Any] = {}
+
+    def problems(self, doc: dict, sections: set[str], src: str) -> list[Problem]:
+        known = self.schema.get("properties", {})
+        unknown = sorted(sections - set(known))
+        if unknown:
+            return [Problem(src, "$", f"unknown key(s) {', '.join(map(repr, unknown))}; "
+                                      f"allowed keys: {', '.join(sorted(known))}")]
+        out: list[Problem] = []
+        for section in sorted(sections):
+            if section not in self.by_section:
+                sub = {**known[section], "$defs": self.schema.get("$defs", {})}
+                self.by_section[section] = type(self.root)(sub)
+            out += shape_problems(self.by_section[section], doc[section], src, (section,))
+        return out
 
 
 def shape_problems(validator, doc: Any, source: str, prefix: tuple = ()) -> list[Problem]:
