@@ -54,7 +54,7 @@ class Progress:
             if self.log:
                 self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
                 self.log.flush()
-            if self.quiet or status == "action":
+            if self.quiet or status in ("action", "traceback"):  # for the run log only
                 return
             if self.tty:
                 line = self.mask(f"{time.monotonic() - self.t0:6.1f}s {host:<12} "

@@ -1,12 +1,14 @@
 """Many hosts at once: a bounded pool of workers, steps in order within each host.
 
 One host's failure never stops the others, unless fail_fast: then hosts not yet started
-are reported as skipped.
+are reported as skipped. An unexpected exception (a bug) on one host becomes that host's
+failure, with the traceback in the run log only; the other hosts' results are kept.
 """
 
 from __future__ import annotations
 
 import threading
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from phoenix_remote.config.models import HostConfig
@@ -24,7 +26,13 @@ def run_fleet(hosts: list[HostConfig], steps: list[Step], opts: RunOptions, emit
             report = HostReport(cfg.name, cfg.address, error="not started: --fail-fast")
             emit(cfg.name, "", "skipped", "not started: --fail-fast")
             return report
-        report = run_host(cfg, steps, opts, emit)
+        try:
+            report = run_host(cfg, steps, opts, emit)
+        except Exception as e:  # noqa: BLE001 - a bug must not end the other hosts' run
+            error = f"internal error: {type(e).__name__}: {e}"
+            report = HostReport(cfg.name, cfg.address, error=error)
+            emit(cfg.name, "", "failed", error)
+            emit(cfg.name, "", "traceback", traceback.format_exc())
         if fail_fast and report.status == Status.FAILED:
             stop.set()
         return report

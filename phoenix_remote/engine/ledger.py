@@ -1,8 +1,14 @@
 """The ledger on each host: what each step applied, when, with which inputs and backups.
 
-/var/lib/phoenix_remote/state.json (configurable), written atomically (temp + rename) and
-guarded by a lock held for the whole apply: `flock` on the host, kept by an open SSH
-channel, so a killed run or a cut connection releases it by itself. Never holds a secret.
+/var/lib/phoenix_remote/state.json (configurable), written atomically through
+Host.install and guarded by a lock held for the whole apply: `flock` on the host, kept by
+an open SSH channel, so a killed run or a cut connection releases it by itself. Never
+holds a secret.
+
+Whenever the SSH connection was re-made (a reboot, a move, a silent reconnect after a
+dropped link), the lock is gone: before the next write the ledger takes it again and
+re-reads the file, then lays this run's records over what it finds. A ledger that cannot
+be parsed is backed up before it is replaced.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import os
 import socket
 import time
 from pathlib import PurePosixPath
+from typing import Any
 
 from phoenix_remote import __version__
 from phoenix_remote.errors import HostError, LockBusy
-from phoenix_remote.host.ssh import quote
+from phoenix_remote.host.shell import sh
 
 SCHEMA = 1
 LOCK_BUSY = 75
@@ -26,31 +33,38 @@ def now() -> str:
 
 
 class Ledger:
-    def __init__(self, host, path: str, lock_timeout: float = 60.0):
+    def __init__(self, host: Any, path: str, lock_timeout: float = 60.0):
         self.host = host
         self.path = path
         self.dir = str(PurePosixPath(path).parent)
         self.lock_timeout = lock_timeout
         self.data: dict = {}
-        self._lock_chan = None
+        self.corrupt = False  # the file on the host did not parse: back it up first
+        self._mine: dict[str, dict] = {}  # records this run wrote, re-laid after a re-read
+        self._lock: Any = None  # the open channel that holds the lock
+        self._lock_generation = -1  # the SSH connection the lock was taken on
 
     def load(self) -> dict:
         return self.parse(self.host.read_file(self.path))
 
     def parse(self, raw: str | None) -> dict:
         """The ledger from its file's text (None: no ledger yet)."""
-        if not raw:
-            self.data = {"schema": SCHEMA, "steps": {}, "runs": []}
-            return self.data
+        self.corrupt = False
         try:
-            self.data = json.loads(raw)
-        except json.JSONDecodeError:
-            # atomic writes make this unlikely; keep the evidence, start a fresh record
-            self.data = {"schema": SCHEMA, "steps": {}, "runs": [],
-                         "note": f"previous ledger unreadable at {now()}"}
-        self.data.setdefault("steps", {})
-        self.data.setdefault("runs", [])
-        return self.data
+            data = json.loads(raw) if raw else {}
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self.corrupt = True
+            data = {"note": f"previous ledger unreadable at {now()}; backed up"}
+        data.setdefault("schema", SCHEMA)
+        if not isinstance(data.get("steps"), dict):
+            data["steps"] = {}
+        if not isinstance(data.get("runs"), list):
+            data["runs"] = []
+        data["steps"].update(self._mine)
+        self.data = data
+        return data
 
     def step(self, step_id: str) -> dict:
         return self.data.get("steps", {}).get(step_id, {})
@@ -60,9 +74,9 @@ class Ledger:
         """Take the host's lock (waits up to lock_timeout), held until release()."""
         lock = f"{self.dir}/lock"
         owner = f"{socket.gethostname()} pid {os.getpid()} since {now()}"
-        cmd = (f"mkdir -p {quote([self.dir])} && exec flock -w {self.lock_timeout:.0f} "
-               f"-E {LOCK_BUSY} {quote([lock])} sh -c "
-               + quote([f"echo {quote([owner])} > {lock}.owner; echo locked; exec cat"]))
+        inner = sh("echo {} > {}; echo locked; exec cat", owner, f"{lock}.owner")
+        cmd = sh("mkdir -p {} && exec flock -w {} -E {} {} sh -c {}", self.dir,
+                 f"{self.lock_timeout:.0f}", LOCK_BUSY, lock, inner)
         chan = self.host.ssh.open_channel(cmd)
         chan.settimeout(self.lock_timeout + 30)
         try:
@@ -77,42 +91,50 @@ class Ledger:
                 raise LockBusy(f"{self.host.name}: another phoenix run holds the lock "
                                f"({holder.strip()}); waited {self.lock_timeout:.0f} s")
             raise HostError(f"{self.host.name}: could not take the lock (exit {code})")
-        self._lock_chan = chan
+        self._lock = chan
+        self._lock_generation = self.host.ssh.connections
+
+    def reacquire(self) -> None:
+        """After a reconnect: take the lock again and re-read what is on the host."""
+        self.release()
+        self.acquire()
+        self.load()
 
     def release(self) -> None:
-        if self._lock_chan is not None:
+        if self._lock is not None:
             try:
-                self._lock_chan.shutdown_write()
-                self._lock_chan.close()
+                self._lock.shutdown_write()
+                self._lock.close()
             except OSError:
                 pass
-            self._lock_chan = None
+            self._lock = None
+
+    def _ensure_locked(self) -> None:
+        self.host.ssh.connect()  # a dead link is re-made here, not in the middle of a write
+        if (self._lock is None or self._lock_generation != self.host.ssh.connections
+                or self._lock.exit_status_ready()):  # the lock's command ended: lock gone
+            self.reacquire()
 
     # ------------------------------------------------------------------ records
     def record(self, step_id: str, entry: dict, log_lines: list[str], log_file: str) -> None:
         """Save one step's record and append to the host's run log, in one round trip."""
-        self.data["steps"][step_id] = {**entry, "version": __version__}
+        self._ensure_locked()
+        self._mine[step_id] = {**entry, "version": __version__}
+        self.data["steps"][step_id] = self._mine[step_id]
         self._save(log_lines, log_file)
 
     def finish_run(self, summary: dict, log_file: str) -> None:
+        self._ensure_locked()
         self.data["runs"] = (self.data.get("runs", []) + [summary])[-20:]
         self._save([f"run finished: {summary.get('status')}"], log_file)
 
     def _save(self, log_lines: list[str], log_file: str) -> None:
-        payload = json.dumps(self.data, indent=1, sort_keys=True)
+        payload = json.dumps(self.data, indent=1, sort_keys=True) + "\n"
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        log = "".join(f"{stamp} [phoenix_remote] {line}\n" for line in log_lines)
-        script = f"""set -e
-mkdir -p {quote([self.dir])}
-tmp=$(mktemp {quote([self.path + '.XXXXXX'])})
-cat > "$tmp" <<'PHOENIX_LEDGER'
-{payload}
-PHOENIX_LEDGER
-chmod 600 "$tmp"
-sync -- "$tmp" 2>/dev/null || true
-mv -f -- "$tmp" {quote([self.path])}
-cat >> {quote([log_file])} <<'PHOENIX_LOG'
-{log}PHOENIX_LOG
-chmod 644 {quote([log_file])}
-"""
-        self.host.run_script(script)
+        # one record per line, whatever a message (e.g. a command's stderr) holds
+        log = "".join(f"{stamp} [phoenix_remote] {' | '.join(line.splitlines())}\n"
+                      for line in log_lines)
+        self.host.install(self.path, payload, mode="0600",
+                          backup=".corrupt-%Y%m%d-%H%M%S" if self.corrupt else "none",
+                          log=(log_file, log))
+        self.corrupt = False

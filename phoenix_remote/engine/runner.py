@@ -9,6 +9,7 @@ host's remaining steps (later steps build on earlier ones). verify/plan never wr
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,13 @@ from phoenix_remote.engine.types import (
     Api,
     Change,
     HostReport,
+    InstallFile,
     MoveTo,
     Reboot,
     Run,
     Script,
     Status,
     StepResult,
-    WriteFile,
 )
 from phoenix_remote.errors import PhoenixError, StepFailed
 from phoenix_remote.host.host import Host
@@ -54,18 +55,19 @@ def selected(steps: list[Step], opts: RunOptions) -> list[Step]:
     return [s for s in steps if (not opts.only or s.id in opts.only) and s.id not in opts.skip]
 
 
-def execute(host: Host, change: Change, emit: Emit, step_id: str) -> None:
+def execute(host: Host, change: Change, emit: Emit, step_id: str,
+            backups: list[str]) -> None:
+    """Carry out one change's actions in order; the backups they make are added to
+    `backups` as they happen (a failure midway still records the earlier ones)."""
     for action in change.actions:
         emit(host.name, step_id, "action", action.describe())
         if isinstance(action, Run):
             host.run(list(action.argv), stdin=action.stdin, timeout=action.timeout)
         elif isinstance(action, Script):
-            out = host.run_script(action.text).stdout
-            host.backups += [line.split(" ", 1)[1] for line in out.splitlines()
-                             if line.startswith("PHOENIX-BACKUP ")]
-        elif isinstance(action, WriteFile):
-            host.write_file(action.path, action.content, action.mode, action.owner,
-                            action.backup)
+            host.run_script(action.text)
+        elif isinstance(action, InstallFile):
+            backups += host.install(action.path, action.content, action.mode, action.owner,
+                                    action.backup, action.check, action.reload)
         elif isinstance(action, Api):
             params = {k: (v.reveal() if hasattr(v, "reveal") else v)
                       for k, v in action.params.items()}
@@ -96,7 +98,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
         if opts.mode == "apply":
             ledger.acquire()
             host.before_disconnect = ledger.release
-            host.after_reconnect = ledger.acquire
+            host.after_reconnect = ledger.reacquire
         preflight(host, ledger)
         failed = False
         for step in selected(steps, opts):
@@ -118,12 +120,20 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
                                "steps": {s.step: s.status.value for s in report.steps}},
                               log_file)
             final = cfg.config.final_reboot
-            if final == "always" or (final == "when-needed" and report.reboot_needed):
+            wanted = final == "always" or (final == "when-needed" and report.reboot_needed)
+            if wanted and report.status == Status.FAILED:
+                emit(cfg.name, "", "note", f"final_reboot={final}: not rebooting a host whose "
+                                           "apply failed")
+            elif wanted:
                 host.reboot_and_wait(opts.reboot_deadline)
                 report.reboot_needed = False
     except PhoenixError as e:
         report.error = str(e)
         emit(cfg.name, "", "failed", str(e))
+    except Exception as e:  # noqa: BLE001 - a bug: this host fails, its results so far stay
+        report.error = f"internal error: {type(e).__name__}: {e}"
+        emit(cfg.name, "", "failed", report.error)
+        emit(cfg.name, "", "traceback", traceback.format_exc())
     finally:
         ledger.release()
         report.connections = host.ssh.connections
@@ -137,7 +147,7 @@ def preflight(host: Host, ledger: Ledger) -> None:
     """One round trip before the steps: the ledger, and the node's CA for the API client."""
     from phoenix_remote.facts.batch import collect
     from phoenix_remote.host.api import CA_PATH
-    from phoenix_remote.host.ssh import quote
+    from phoenix_remote.host.shell import quote
     out = collect(host, {"ledger": f"cat {quote([ledger.path])}", "ca": f"cat {CA_PATH}"})
     ledger.parse(out["ledger"].text if out["ledger"].ok else None)
     if out["ca"].ok and not host.cfg.api.ca_file:
@@ -173,7 +183,7 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
             try:
                 ledger.record(step.id, {"fingerprint": fingerprint(step, cfg), "result": "failed",
                                         "finished": now(), "error": str(e)[-2000:],
-                                        "backups": list(host.backups)},
+                                        "backups": result.backups},
                               [f"{step.id}: FAILED: {str(e)[-500:]}"], log_file)
             except PhoenixError:
                 pass  # the host may be unreachable; the error above is what matters
@@ -195,10 +205,9 @@ def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes:
                           [f"{step.id}: in policy"], log_file)
         return
     started = now()
-    host.backups.clear()
     for change in changes:
         emit(cfg.name, step.id, "change", change.summary)
-        execute(host, change, emit, step.id)
+        execute(host, change, emit, step.id, result.backups)
     again = step.plan(step.probe(host, cfg), cfg)
     if again:
         raise StepFailed(f"{step.id} did not converge; still different: "
@@ -206,5 +215,5 @@ def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes:
     result.status = Status.CHANGED
     ledger.record(step.id, {"fingerprint": fp, "result": "changed", "started": started,
                             "finished": now(), "changes": [c.summary for c in changes],
-                            "backups": list(host.backups)},
+                            "backups": result.backups},
                   [f"{step.id}: {c.summary}" for c in changes], log_file)

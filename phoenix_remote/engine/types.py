@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from phoenix_remote.config.secrets import Secret
-from phoenix_remote.host.ssh import quote
+from phoenix_remote.host.shell import quote
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,29 @@ class Script:
 
 
 @dataclass(frozen=True)
-class WriteFile:
+class InstallFile:
+    """Make `path` hold exactly `content` (sent as data, never as shell text).
+
+    backup: "ledger" keeps the old file under the ledger's backups directory; "none" keeps
+    nothing; any other value is a strftime suffix for a backup beside the file (the
+    original scripts' own naming, e.g. ".bak.%Y-%m-%d_%H-%M-%S"). A backup name is never
+    reused. `check` runs after the file is in place; if it fails the previous file is put
+    back and the action fails. `reload` runs after a passing check."""
     path: str
     content: str
     mode: str = "0644"
     owner: str = "root:root"
-    backup: bool = True
+    backup: str = "ledger"
+    check: tuple[str, ...] = ()
+    reload: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return f"write {self.path} ({len(self.content.splitlines())} lines, mode {self.mode})"
+        text = f"install {self.path} ({len(self.content.splitlines())} lines, mode {self.mode})"
+        if self.check:
+            text += f", checked by `{quote(self.check)}`"
+        if self.reload:
+            text += f", then `{quote(self.reload)}`"
+        return text
 
 
 @dataclass(frozen=True)
@@ -79,7 +93,7 @@ class MoveTo:
         return f"continue on new address {self.address}"
 
 
-Action = Run | Script | WriteFile | Api | Reboot | MoveTo
+Action = Run | Script | InstallFile | Api | Reboot | MoveTo
 
 
 @dataclass(frozen=True)
@@ -113,12 +127,14 @@ class StepResult:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     round_trips: int = 0
+    backups: list[str] = field(default_factory=list)  # files this step's apply backed up
 
     def as_dict(self) -> dict:
         return {"step": self.step, "status": self.status.value,
                 "changes": [c.as_dict() for c in self.changes],
                 "duration_s": round(self.duration, 3), "error": self.error,
-                "notes": self.notes, "round_trips": self.round_trips}
+                "notes": self.notes, "round_trips": self.round_trips,
+                "backups": self.backups}
 
 
 @dataclass

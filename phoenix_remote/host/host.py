@@ -6,16 +6,38 @@ or `plan` is read-only: anything that would change the machine raises instead.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import HostError, PhoenixError
+from phoenix_remote.host.install import backups_in, install_command
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
-from phoenix_remote.host.ssh import SCRIPT, Result, SshSession, quote
+from phoenix_remote.host.shell import quote
+from phoenix_remote.host.ssh import SCRIPT, Result, SshSession
+
+
+class Transport(Protocol):
+    """How a Host reaches its machine: SshSession in real runs, a fake in unit tests."""
+
+    address: str
+    connections: int  # connections made so far (a lock taken on an older one is gone)
+    round_trips: int
+
+    def connect(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def run(self, argv: Sequence[str] | str, stdin: str | Secret | bytes | None = None,
+            timeout: float = 1800.0, check: bool = True) -> Result: ...
+
+    def open_channel(self, command: str) -> Any:
+        """A long-lived command (the ledger's lock): readline via makefile(), settimeout,
+        exit_status_ready, recv_exit_status, shutdown_write, close."""
+        ...
 
 
 class ReadOnlyHost(PhoenixError):
@@ -24,16 +46,18 @@ class ReadOnlyHost(PhoenixError):
 
 class Host:
     def __init__(self, cfg: HostConfig, readonly: bool, accept_new_host_keys: bool = False,
-                 known_hosts: Path = DEFAULT_KNOWN_HOSTS, insecure: bool = False):
+                 known_hosts: Path = DEFAULT_KNOWN_HOSTS, insecure: bool = False,
+                 transport: Transport | None = None):
         self.cfg = cfg
         self.name = cfg.name
         self.readonly = readonly
         self.insecure = insecure
-        self.backups: list[str] = []  # files this run backed up, for the ledger
         self.backup_dir = cfg.config.ledger_path.rsplit("/", 1)[0] + "/backups"
-        self.ssh = SshSession(cfg.address, cfg.ssh.user, cfg.ssh.port, cfg.ssh.key_file,
-                              cfg.ssh.alias, cfg.ssh.host_key_fingerprint,
-                              accept_new_host_keys, known_hosts, cfg.ssh.connect_timeout)
+        # SSH by default; tests pass a FakeTransport (tests/fake_transport.py)
+        self.ssh: Transport = transport or SshSession(
+            cfg.address, cfg.ssh.user, cfg.ssh.port, cfg.ssh.key_file, cfg.ssh.alias,
+            cfg.ssh.host_key_fingerprint, accept_new_host_keys, known_hosts,
+            cfg.ssh.connect_timeout)
         self._api = None
         # set by the engine in apply mode: drop and retake the host's lock around a
         # reconnect (a reboot or a move ends the session that holds it)
@@ -75,41 +99,27 @@ class Host:
         self._writable("run a script")
         return self.ssh.run(list(SCRIPT), text, self.cfg.ssh.command_timeout)
 
-    def write_file(self, path: str, content: str, mode: str = "0644", owner: str = "root:root",
-                   backup: bool = True) -> str | None:
-        """Atomic write (temp file + rename) that keeps a timestamped backup of the old file.
-        Returns the backup's path, or None when there was nothing to back up."""
+    def install(self, path: str, content: str, mode: str = "0644", owner: str = "root:root",
+                backup: str = "ledger", check: Sequence[str] = (), reload: Sequence[str] = (),
+                log: tuple[str, str] | None = None) -> list[str]:
+        """Atomically make `path` hold `content` (see host/install.py); optionally append
+        log text to a log file in the same round trip. Returns the backups it made."""
         self._writable(f"write {path}")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        q = quote([path])
-        # Backups go under the ledger's directory, never beside the file: a copy left in
-        # interfaces.d, logrotate.d or the like would be read as configuration too.
-        backup_path = f"{self.backup_dir}/{stamp}{path}"
-        payload = base64.b64encode(content.encode()).decode()
-        script = f"""set -e
-target={q}
-dir=$(dirname -- "$target")
-mkdir -p -- "$dir"
-made_backup=
-if [ -e "$target" ] && [ {1 if backup else 0} = 1 ]; then
-  mkdir -p -- {quote([backup_path.rsplit("/", 1)[0]])}
-  cp -a -- "$target" {quote([backup_path])}; made_backup=1
-fi
-tmp=$(mktemp "$dir/.phoenix.XXXXXX")
-base64 -d > "$tmp" <<'PHOENIX_EOF'
-{payload}
-PHOENIX_EOF
-chmod {quote([mode])} "$tmp"
-chown {quote([owner])} "$tmp"
-sync -- "$tmp" 2>/dev/null || true
-mv -f -- "$tmp" "$target"
-[ -n "$made_backup" ] && echo backup || true
-"""
-        r = self.ssh.run(list(SCRIPT), script, self.cfg.ssh.command_timeout)
-        if r.stdout.strip() == "backup":
-            self.backups.append(backup_path)
-            return backup_path
-        return None
+        data = content.encode()
+        log_path, log_text = log or (None, "")
+        command = install_command(path, len(data), mode, owner, self._backup_path(path, backup),
+                                  check, reload, log_path)
+        result = self.ssh.run(command, data + log_text.encode(), self.cfg.ssh.command_timeout)
+        return backups_in(result.stdout)
+
+    def _backup_path(self, path: str, backup: str) -> str | None:
+        if backup == "none":
+            return None
+        if backup == "ledger":
+            # under the ledger's directory, never beside the file: a copy left in
+            # interfaces.d, logrotate.d or the like would be read as configuration too
+            return f"{self.backup_dir}/{time.strftime('%Y%m%d-%H%M%S')}{path}"
+        return path + time.strftime(backup)
 
     def reboot_and_wait(self, deadline_s: float = 600.0) -> float:
         """Reboot, wait until SSH answers again, reconnect. Returns seconds it took."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import paramiko
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import CommandFailed, HostError, HostKeyError
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
+from phoenix_remote.host.shell import quote
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -36,11 +36,6 @@ def fingerprint(key: paramiko.PKey) -> str:
 # Scripts travel on stdin. `bash -s` would let any command in the script read (and eat) the
 # rest of the script from that same stdin; reading it whole first gives commands an empty one.
 SCRIPT = ("bash", "-c", 'eval "$(cat)"')
-
-
-def quote(argv: Sequence[str]) -> str:
-    """The one place where argv becomes a shell command line."""
-    return shlex.join(str(a) for a in argv)
 
 
 @dataclass(frozen=True)
@@ -126,7 +121,7 @@ class SshSession:
                                f"fingerprint {self.pinned}: refusing to connect")
         transport.set_keepalive(5)
         self._conn = conn
-        self.connections += 1
+        self.connections += 1  # also tells a lock holder that its connection was replaced
 
     def _alive(self) -> bool:
         t = self._conn.client.get_transport() if self._conn else None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, Run, Script, WriteFile
+from phoenix_remote.engine.types import Change, InstallFile, Run
 from phoenix_remote.errors import StepFailed
-from phoenix_remote.host.ssh import quote
+from phoenix_remote.host.shell import quote
 
 APT_ENV = ("env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a")
 
@@ -40,7 +40,7 @@ def file_change(path: str, current: str | None, desired: str, mode: str = "0644"
         return None
     before = "missing" if current is None else f"differs:\n{short_diff(current, desired)}"
     return Change(f"{path} content", before, f"{len(desired.splitlines())} lines as configured",
-                  (WriteFile(path, desired, mode), *extra))
+                  (InstallFile(path, desired, mode), *extra))
 
 
 def q(value: str) -> str:
@@ -68,36 +68,12 @@ def dataset_mounts(cfg: HostConfig, items: list[tuple[str, str]], f: dict) -> li
     return changes
 
 
-def validated_file(path: str, current: str | None, text: str, after: str, check: str,
-                   reload: str, title: str,
-                   backup_suffix: str = ".bak.$(date +%Y-%m-%d_%H-%M-%S)") -> list[Change]:
-    """A config file whose new content must pass `check` before `reload` (see
-    validated_install); no change when the content is already right."""
+def validated_file(path: str, current: str | None, text: str, after: str,
+                   check: tuple[str, ...], reload: tuple[str, ...], backup: str) -> list[Change]:
+    """A config file whose new content must pass `check` before `reload` (the previous file
+    is put back if it does not); no change when the content is already right."""
     if current == text:
         return []
     before = "missing" if current is None else short_diff(current, text)
     return [Change(path, before, after,
-                   (validated_install(path, text, check, reload, title, backup_suffix),))]
-
-
-def validated_install(path: str, text: str, check: str, reload: str, title: str,
-                      backup_suffix: str = ".bak.$(date +%Y-%m-%d_%H-%M-%S)") -> Script:
-    """Back up `path` (the original's backup name), install the new text, run `check`; on
-    failure put the old file back and fail; on success run `reload`. One round trip."""
-    return Script(f"""set -e
-target={q(path)}
-backup="$target{backup_suffix}"
-if [ -e "$target" ]; then cp -a -- "$target" "$backup"; echo "PHOENIX-BACKUP $backup"; fi
-tmp=$(mktemp "$target.phoenix.XXXXXX")
-cat > "$tmp" <<'PHOENIX_EOF'
-{text}PHOENIX_EOF
-chmod 644 "$tmp"
-mv -f -- "$tmp" "$target"
-if ! out=$({check} 2>&1); then
-  if [ -e "$backup" ]; then cp -a -- "$backup" "$target"; else rm -f -- "$target"; fi
-  {check} >/dev/null 2>&1 || true
-  echo "validation failed, previous file restored: $out" >&2
-  exit 1
-fi
-{reload}
-""", title)
+                   (InstallFile(path, text, backup=backup, check=check, reload=reload),))]

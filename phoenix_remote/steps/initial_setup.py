@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, MoveTo, Run
-from phoenix_remote.errors import StepFailed
+from phoenix_remote.errors import ProbeUnknown, StepFailed
 from phoenix_remote.facts.batch import collect
 from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
 from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, file_change, q
@@ -44,7 +44,9 @@ class InitialSetup:
             "logrotate": f"cat {q(c.logging.logrotate_file)}",
             "sources": f"cat {q(c.apt.sources_list)}",
             "lists": "ls /var/lib/apt/lists/",
-            "upgradable": "apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -c '^Inst '",
+            # -s simulates; empty cache paths keep apt from rebuilding its caches on disk
+            "upgradable": "apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= "
+                          "-o Dir::Cache::srcpkgcache= dist-upgrade",
             "pkgs": dpkg_query(pkgs),
             "smbd": "command -v smbd",
             "timezone": "timedatectl show -p Timezone --value",
@@ -58,12 +60,15 @@ class InitialSetup:
         for i, path in enumerate(c.apt.disable_lists):
             cmds[f"disable{i}"] = f"test -e {q(path)}"
         out = collect(host, cmds)
+        if not out["upgradable"].ok:  # a failing apt must not read as "nothing to upgrade"
+            raise ProbeUnknown(f"apt-get -s dist-upgrade exited {out['upgradable'].code}")
         text = {k: v.text for k, v in out.items()}
         return {
             "logrotate": text["logrotate"] if out["logrotate"].ok else None,
             "sources": text["sources"] if out["sources"].ok else "",
             "lists": text["lists"],
-            "upgradable_n": int(text["upgradable"].strip() or 0),
+            "upgradable_n": sum(line.startswith("Inst ")
+                                for line in text["upgradable"].splitlines()),
             "installed": dpkg_installed(text["pkgs"]),
             "has_smbd": out["smbd"].ok,
             "timezone": text["timezone"], "ntp_enabled": text["ntp_enabled"],

@@ -67,9 +67,9 @@ class Nfs:
         changes += dataset_mounts(cfg, [(f"NFS export {e.dataset}", e.dataset)
                                         for e in n.exports], f)
         changes += validated_file(EXPORTS, f["exports"], exports_text(cfg),
-                                  f"{len(n.exports)} export(s)", "exportfs -ra",
-                                  "systemctl restart nfs-server",
-                                  "install /etc/exports, validate, reload")
+                                  f"{len(n.exports)} export(s)", ("exportfs", "-ra"),
+                                  ("systemctl", "restart", "nfs-server"),
+                                  ".bak.%Y-%m-%d_%H-%M-%S")
         _active, rules = ufw_status(f["ufw"])
         if (n.subnet and not any(to in ("2049", "2049/tcp", "nfs") and src == n.subnet
                                  for to, src in rules)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, Reboot, Run, Script, WriteFile
+from phoenix_remote.engine.types import Change, InstallFile, Reboot, Run, Script
 from phoenix_remote.errors import StepFailed
 from phoenix_remote.facts.batch import collect
 from phoenix_remote.facts.parsers import dpkg_installed
@@ -35,7 +35,8 @@ class Nvidia:
             "debian": "cat /etc/debian_version",
             "lspci": "lspci",
             "lsmod": "lsmod",
-            "smi": "nvidia-smi",
+            # only with the module already loaded: nvidia-smi would otherwise load it
+            "smi": "lsmod | grep -q '^nvidia ' && nvidia-smi",
             "krel": "uname -r",
             "blacklist": f"cat {q(nv.blacklist_file)}",
             "pkgs": dpkg_query([nv.driver_package, "proxmox-default-headers", *nv.extra_packages])
@@ -90,7 +91,7 @@ class Nvidia:
                                      else "\n") + "".join(x + "\n" for x in nv.blacklist_lines)
             changes.append(Change("blacklist nouveau", f"not in {nv.blacklist_file}",
                                   " / ".join(nv.blacklist_lines),
-                                  (WriteFile(nv.blacklist_file, text),)))
+                                  (InstallFile(nv.blacklist_file, text),)))
         headers = f"proxmox-headers-{f['krel']}"
         missing = [p for p in (headers,) if p not in f["installed"]]
         if "proxmox-default-headers" not in f["installed"]:
@@ -102,7 +103,7 @@ class Nvidia:
             changes.append(Change(
                 "NVIDIA CUDA repository", "missing" if not f["repo"] else "incomplete",
                 nv.repository,
-                (WriteFile(nv.repository_file, nv.repository + "\n"),
+                (InstallFile(nv.repository_file, nv.repository + "\n"),
                  Script(f"set -e\ncurl -fsSL {q(nv.repository_key_url)} | gpg --batch --yes "
                         f"--dearmor -o {q(KEYRING)}\nchmod 644 {q(KEYRING)}\n",
                         "import the repository key"),

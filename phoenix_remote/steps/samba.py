@@ -75,9 +75,9 @@ class Samba:
         changes += dataset_mounts(cfg, [(f"Samba share {x.name}", x.dataset)
                                         for x in s.shares], f)
         conf = validated_file(SMB_CONF, f["conf"], smb_conf_text(cfg),
-                              f"[global] + {len(s.shares)} share(s)", "testparm -s",
-                              "systemctl restart nmbd smbd", "install smb.conf, testparm, restart",
-                              ".phoenix.bak.$(date +%Y%m%d_%H%M%S)")
+                              f"[global] + {len(s.shares)} share(s)", ("testparm", "-s"),
+                              ("systemctl", "restart", "nmbd", "smbd"),
+                              ".phoenix.bak.%Y%m%d_%H%M%S")
         changes += conf
         if not conf and any(v != "active" for v in f["services"].values()):
             changes.append(Change("Samba services", str(f["services"]), "smbd, nmbd active",

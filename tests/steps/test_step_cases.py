@@ -15,7 +15,7 @@ import yaml
 from phoenix_remote.config.loading import deep_merge
 from phoenix_remote.config.models import ApiTarget, Drive, HostConfig, HypervisorConfig, SshTarget
 from phoenix_remote.config.secrets import Secret
-from phoenix_remote.engine.types import Api, Run, Script, WriteFile
+from phoenix_remote.engine.types import Api, InstallFile, Run, Script
 from phoenix_remote.errors import PhoenixError
 from phoenix_remote.steps import STEPS
 from tests.conftest import ROOT
@@ -47,8 +47,9 @@ def facts_of(case: dict) -> dict:
 
 
 def describe(action) -> str:
-    if isinstance(action, WriteFile):
-        return f"write {action.path}"
+    if isinstance(action, InstallFile):
+        return f"write {action.path}" + (f" check {' '.join(action.check)}"
+                                         if action.check else "")
     return action.describe()
 
 
@@ -78,20 +79,19 @@ def test_step_case(path: Path):
 
 
 def check_quoted(changes, hostile: str) -> None:
-    """A hostile value may reach the host only as data: an argv element, file content, an
-    API parameter, or a shell-quoted literal / quoted heredoc inside a script."""
+    """A hostile value may reach the host only as data: an argv element, file content (sent
+    on stdin), an API parameter, or a shell-quoted literal inside a script."""
     seen = False
     for c in changes:
         for a in c.actions:
             if isinstance(a, Run):
                 seen |= any(hostile in x for x in a.argv)
-            elif isinstance(a, WriteFile | Api):
-                seen |= hostile in (a.content if isinstance(a, WriteFile) else str(a.params))
+            elif isinstance(a, InstallFile | Api):
+                seen |= hostile in (a.content if isinstance(a, InstallFile) else str(a.params))
             elif isinstance(a, Script) and shlex.quote(hostile) in a.text:
                 seen = True
-            elif isinstance(a, Script) and hostile in a.text:
-                assert "<<'PHOENIX_EOF'" in a.text, a.text  # literal text of a quoted heredoc
-                seen = True
+            elif isinstance(a, Script):
+                assert hostile not in a.text, a.text  # never unquoted shell text
     assert seen, "the hostile value was expected to reach an action"
 
 

@@ -1,0 +1,121 @@
+"""verify and plan only read: every command the nine steps' probes send is listed here and
+checked against what is known to change nothing on a host."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from phoenix_remote.config.models import ApiTarget
+from phoenix_remote.host.host import Host
+from phoenix_remote.host.ssh import SCRIPT, Result
+from phoenix_remote.steps import STEPS
+from tests.fake_transport import FakeTransport
+from tests.steps.test_step_cases import host_config
+
+# command -> the arguments that make it read-only (None: any arguments)
+READ_ONLY: dict[str, re.Pattern | None] = {
+    "cat": None, "test": None, "ls": None, "readlink": None, "stat": None, "uname": None,
+    "getent": None, "id": None, "cut": None, "grep": None, "lspci": None, "lsmod": None,
+    "pveversion": None, "lsblk": None, "command": re.compile(r"^-v "),
+    "blkid": re.compile(r"^-p "), "dpkg-query": re.compile(r"^-W "), "true": None,
+    "apt-get": re.compile(r"^-s .*-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "),
+    "zpool": re.compile(r"^(list|get|status)\b"), "zfs": re.compile(r"^(list|get)\b"),
+    "systemctl": re.compile(r"^(is-enabled|is-active|show)\b"),
+    "timedatectl": re.compile(r"^show\b"), "hostnamectl": re.compile(r"^--static$"),
+    "ufw": re.compile(r"^status\b"), "exportfs": re.compile(r"^-v$"),
+    "pdbedit": re.compile(r"^-L -w$"), "echo": None,
+    # only after `lsmod | grep -q '^nvidia '` (checked below): cannot load the driver
+    "nvidia-smi": None,
+}
+
+
+def batch_names(script: str) -> list[str]:
+    return re.findall(r"printf '%s\\t%s\\t%s\\n' (\w+) ", script)
+
+
+def answer_empty(command: str, stdin: bytes) -> Result:
+    """Every probe command 'succeeds' with no output; enough to collect what was sent."""
+    if command == shlex.join(SCRIPT):
+        return Result(0, "".join(f"{n}\t0\t\n" for n in batch_names(stdin.decode())), "")
+    return Result(0, "", "")
+
+
+BATCH_LINE = re.compile(r"^out=\$\( \( (.*) \) 2>/dev/null \| base64 -w0; "
+                        r"exit \$\{PIPESTATUS\[0\]\} \); printf ")
+
+
+def simple_commands(text: str) -> list[str]:
+    """The simple commands in a batch script's commands, or in one command line: split at
+    ; && || |, with each $( ) taken as a command of its own."""
+    found = [m.group(1) for line in text.splitlines() if (m := BATCH_LINE.match(line))]
+    out: list[str] = []
+    for cmd in found or [text]:
+        out += re.findall(r"\$\(([^()]*)\)", cmd)
+        cmd = re.sub(r"\$\([^()]*\)", "X", cmd)
+        for part in re.split(r";|&&|\|\||\|", cmd):
+            part = re.sub(r"\s*\d?>\s*/dev/null", "", part).strip()
+            part = re.sub(r"^\w+=\S*\s*", "", part)  # a variable assignment before it
+            if part:
+                out.append(part)
+    return out
+
+
+RAW: list[str] = []  # the shell text each probe sent
+
+
+def probe_commands() -> list[str]:
+    cfg = host_config({"config": {"retry": {"attempts": 1, "delay_seconds": 0}}})
+    # the API is dialled on loopback where nothing listens: refused at once
+    cfg = cfg.model_copy(update={"api": ApiTarget(url="https://127.0.0.1:9", timeout=30)})
+    commands: list[str] = []
+    for step in STEPS:
+        transport = FakeTransport(answer_empty)
+        host = Host(cfg, readonly=True, transport=transport, insecure=True)
+        try:
+            step.probe(host, cfg)
+        except Exception:  # noqa: BLE001 - empty facts may not parse; the commands were sent
+            pass
+        for command, stdin in zip(transport.commands, transport.stdins):
+            text = stdin.decode() if command == shlex.join(SCRIPT) else command
+            RAW.append(text)
+            commands += [f"{step.id}: {c}" for c in simple_commands(text)]
+    return commands
+
+
+def read_only(command: str) -> bool:
+    words = command.split(None, 1)
+    rule = READ_ONLY.get(words[0], False)
+    if rule is False:
+        return False
+    return rule is None or bool(rule.search(words[1] if len(words) > 1 else ""))
+
+
+COMMANDS = probe_commands()
+
+
+def test_probes_were_collected():
+    assert len({c.split(":")[0] for c in COMMANDS}) == len(STEPS)
+    assert len(COMMANDS) > 40
+
+
+@pytest.mark.parametrize("line", COMMANDS)
+def test_probe_command_is_read_only(line):
+    step, command = line.split(": ", 1)
+    assert read_only(command), f"{step} sends {command!r}, not known to be read-only"
+
+
+def test_nvidia_smi_only_runs_with_the_module_loaded():
+    uses = [m.start() for text in RAW for m in re.finditer("nvidia-smi", text)]
+    gated = [m.start() + len("lsmod | grep -q '^nvidia ' && ") for text in RAW
+             for m in re.finditer(re.escape("lsmod | grep -q '^nvidia ' && nvidia-smi"), text)]
+    assert uses and uses == gated
+
+
+def test_print_the_list(capsys):
+    programs = {c.split(": ", 1)[1].split()[0] for c in COMMANDS}
+    with capsys.disabled():
+        print(f"\n{len(COMMANDS)} probe commands, {len(programs)} distinct programs: "
+              + " ".join(sorted(programs)))

@@ -1,0 +1,167 @@
+"""The runner and the fleet without sandbox hosts: FakeTransport runs the engine's own
+shell (ledger, lock, preflight) on this machine; the steps are small fakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phoenix_remote.cli import run as run_cli
+from phoenix_remote.config.inventory import Inventory
+from phoenix_remote.engine import runner
+from phoenix_remote.engine.fleet import run_fleet
+from phoenix_remote.engine.runner import RunOptions
+from phoenix_remote.engine.types import Change, Run, Status
+from phoenix_remote.errors import StepFailed
+from phoenix_remote.host.host import Host
+from tests.fake_transport import FakeTransport
+from tests.steps.test_step_cases import host_config
+
+
+class MarkerStep:
+    """Converged when its marker file exists; apply creates it (with a real command)."""
+
+    title = "marker"
+
+    def __init__(self, step_id: str, marker: Path, crash_on: str = ""):
+        self.id, self.marker, self.crash_on = step_id, marker, crash_on
+
+    def inputs(self, cfg):  # type: ignore[no-untyped-def]
+        return {"marker": str(self.marker)}
+
+    def probe(self, host, cfg):  # type: ignore[no-untyped-def]
+        if cfg.name == self.crash_on:
+            raise KeyError("a bug in a step")
+        return {"there": host.query(["test", "-e", f"{self.marker}.{cfg.name}"],
+                                    check=False).code == 0}
+
+    def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
+        if facts["there"]:
+            return []
+        return [Change(f"marker of {self.id}", "missing", "present",
+                       (Run(("touch", f"{self.marker}.{cfg.name}")),))]
+
+
+class NeverConverges(MarkerStep):
+    def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
+        return [Change("always different", "a", "b", (Run(("true",)),))]
+
+
+@pytest.fixture
+def fleet(tmp_path, monkeypatch):
+    """Five hosts whose ledger and log live under tmp_path; every Host gets a FakeTransport."""
+    transports: dict[str, FakeTransport] = {}
+
+    def make_host(cfg, **kw):  # type: ignore[no-untyped-def]
+        transports[cfg.name] = FakeTransport()
+        return Host(cfg, transport=transports[cfg.name], **kw)
+
+    monkeypatch.setattr(runner, "Host", make_host)
+    hosts = []
+    for i in range(1, 6):
+        d = tmp_path / f"h{i}"
+        cfg = host_config({"config": {"ledger_path": f"{d}/state.json",
+                                      "logging": {"log_file": f"{d}/setup.log"}}})
+        hosts.append(cfg.model_copy(update={"name": f"h{i}", "address": f"192.0.2.{i}"}))
+    return hosts, transports
+
+
+def events():  # type: ignore[no-untyped-def]
+    seen: list[tuple[str, str, str, str]] = []
+    return seen, lambda *e: seen.append(e)
+
+
+def test_apply_then_verify_converges_and_records(fleet, tmp_path):
+    hosts, transports = fleet
+    steps = [MarkerStep("one", tmp_path / "m1"), MarkerStep("two", tmp_path / "m2")]
+    seen, emit = events()
+    reports = run_fleet(hosts, steps, RunOptions(mode="apply"), emit, forks=5)
+    assert [r.status for r in reports] == [Status.CHANGED] * 5
+    ledger = json.loads((tmp_path / "h1" / "state.json").read_text())
+    assert ledger["steps"]["one"]["result"] == "changed" and ledger["runs"][-1]["status"]
+    assert "one: marker of one" in (tmp_path / "h1" / "setup.log").read_text()
+    again = run_fleet(hosts, steps, RunOptions(mode="verify"), emit, forks=5)
+    assert [r.status for r in again] == [Status.OK] * 5
+    assert all(t.connections == 1 for t in transports.values())
+
+
+def test_a_crash_on_one_host_leaves_the_others_results(fleet, tmp_path, monkeypatch, capsys):
+    hosts, _ = fleet
+    steps = [MarkerStep("one", tmp_path / "m", crash_on="h3")]
+    monkeypatch.setattr("phoenix_remote.steps.STEPS", steps)
+    req = run_cli.RunRequest(mode="apply", as_json=True, forks=5,
+                             failed_file=tmp_path / "failed", log_dir=tmp_path / "logs")
+    code = run_cli.run_mode(req, Inventory(tmp_path, {}, {h.name: h for h in hosts}))
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert code == 1 and doc["exit_code"] == 1
+    by = {h["host"]: h for h in doc["hosts"]}
+    assert len(by) == 5
+    assert [by[f"h{i}"]["status"] for i in (1, 2, 4, 5)] == ["changed"] * 4
+    assert by["h3"]["status"] == "failed" and "internal error: KeyError" in by["h3"]["error"]
+    assert (tmp_path / "failed").read_text() == "h3\n"
+    log = next((tmp_path / "logs").glob("*-apply.log")).read_text()
+    assert "Traceback" in log and "Traceback" not in out.err
+
+
+@pytest.mark.parametrize("mode,expect", [("plan", 2), ("verify", 2), ("apply", 0)])
+def test_exit_codes(fleet, tmp_path, mode, expect):
+    from phoenix_remote.cli.render import exit_code
+    hosts, _ = fleet
+    _seen, emit = events()
+    reports = run_fleet(hosts[:1], [MarkerStep("one", tmp_path / "m")], RunOptions(mode=mode),
+                        emit)
+    assert exit_code(reports, mode) == expect
+
+
+def test_did_not_converge_fails_and_never_reboots(fleet, tmp_path, monkeypatch):
+    hosts, transports = fleet
+    cfg = hosts[0].model_copy(update={"config": hosts[0].config.model_copy(
+        update={"final_reboot": "always"})})
+    reboots: list[str] = []
+    monkeypatch.setattr(Host, "reboot_and_wait", lambda self, *a: reboots.append(self.name))
+    seen, emit = events()
+    [report] = run_fleet([cfg], [NeverConverges("stuck", tmp_path / "x")],
+                         RunOptions(mode="apply"), emit)
+    assert report.status == Status.FAILED and "did not converge" in report.steps[0].error
+    assert reboots == [] and any("not rebooting" in e[3] for e in seen)
+
+
+def test_verify_never_writes(fleet, tmp_path):
+    hosts, transports = fleet
+    _seen, emit = events()
+    run_fleet(hosts[:1], [MarkerStep("one", tmp_path / "m")], RunOptions(mode="verify"), emit)
+    assert not (tmp_path / "h1" / "state.json").exists()
+    assert not any("touch" in c or "install" in c for c in transports["h1"].commands)
+
+
+def test_an_unreachable_host_fails_alone(fleet, tmp_path, monkeypatch):
+    hosts, _ = fleet
+
+    def make_host(cfg, **kw):  # type: ignore[no-untyped-def]
+        t = FakeTransport()
+        t.refuse = cfg.name == "h2"
+        return Host(cfg, transport=t, **kw)
+
+    monkeypatch.setattr(runner, "Host", make_host)
+    _seen, emit = events()
+    reports = run_fleet(hosts, [MarkerStep("one", tmp_path / "m")], RunOptions(mode="apply"),
+                        emit, forks=5)
+    assert [r.status.value for r in reports] == ["changed", "failed", "changed", "changed",
+                                                 "changed"]
+    assert "refused" in (reports[1].error or "")
+
+
+def test_step_failed_is_reported_not_raised(fleet, tmp_path):
+    class Refuses(MarkerStep):
+        def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
+            raise StepFailed("bad state the operator must fix")
+
+    hosts, _ = fleet
+    _seen, emit = events()
+    [report] = run_fleet(hosts[:1], [Refuses("r", tmp_path / "m"),
+                                     MarkerStep("after", tmp_path / "a")],
+                         RunOptions(mode="apply"), emit)
+    assert [s.status.value for s in report.steps] == ["failed", "skipped"]
