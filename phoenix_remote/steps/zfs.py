@@ -7,10 +7,12 @@ import os
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Run
-from phoenix_remote.errors import StepFailed
+from phoenix_remote.errors import ProbeUnknown, StepFailed
+from phoenix_remote.facts import drives as drive_facts
 from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.drives import DriveFacts
 from phoenix_remote.facts.parsers import dpkg_installed, lines, zfs_props
-from phoenix_remote.steps.common import apt_install, dpkg_query, q
+from phoenix_remote.steps.common import apt_install, dpkg_query
 
 
 class ZfsUtils:
@@ -59,23 +61,20 @@ class ZfsPools:
                               + ",".join(z.pool_options or {"autotrim": ""}),
                 "fs_props": "zfs get -H -d 0 -o name,property,value,source "
                             + ",".join(z.filesystem_options or {"compression": ""})}
-        drives = [d for items in cfg.drives.values() for d in items]
+        # only drives of pools that do not exist yet need their contents checked
+        drives = [d for name, items in cfg.drives.items() for d in items
+                  if name in enabled_pools(cfg)]
         for i, d in enumerate(drives):
-            cmds[f"dev{i}"] = f"readlink -e {q(d.path)}"
-            cmds[f"sig{i}"] = f"lsblk -nro NAME,FSTYPE {q(d.path)}"
-            cmds[f"blk{i}"] = f"blkid -p {q(d.path)}"
+            cmds.update(drive_facts.commands(i, d.path))
         out = collect(host, cmds)
-        facts: dict = {"pools": lines(out["pools"].text), "status": out["status"].text,
-                       "pool_props": zfs_props(out["pool_props"].text),
-                       "fs_props": zfs_props(out["fs_props"].text), "drives": {}}
-        for i, d in enumerate(drives):
-            sigs = [x.split() for x in lines(out[f"sig{i}"].text)]
-            facts["drives"][d.path] = {
-                "device": out[f"dev{i}"].text.strip() if out[f"dev{i}"].ok else None,
-                "partitions": [s[0] for s in sigs[1:]],
-                "signatures": sorted({s[1] for s in sigs if len(s) > 1}),
-                "probe": out[f"blk{i}"].text.strip()}
-        return facts
+        pools = lines(out["pools"].text)
+        if not out["pools"].ok:  # no zpool command is not "no pools"
+            raise ProbeUnknown(f"zpool list exited {out['pools'].code}")
+        return {"pools": pools, "status": out["status"].text,
+                "pool_props": zfs_props(out["pool_props"].text),
+                "fs_props": zfs_props(out["fs_props"].text),
+                "drives": {d.path: drive_facts.parse(i, d.path, out)
+                           for i, d in enumerate(drives)}}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
         z = cfg.config.zfs
@@ -89,24 +88,30 @@ class ZfsPools:
                 raise StepFailed(f"pool {name} needs {pool.drive_count} drive(s) in the "
                                  f"inventory (drives.{name}), found {len(drives)}")
             actions: tuple = ()
+            destroyed = []
             for d in drives:
-                info = f["drives"][d.path]
-                if info["device"] is None:
+                info: DriveFacts = f["drives"][d.path]
+                if info.device is None:
                     raise StepFailed(f"drive {d.path} for pool {name} does not exist on the "
                                      "host; check the by-id path (phoenix disks HOST)")
                 base = os.path.basename(d.path)
-                if base in f["status"] or os.path.basename(info["device"]) in f["status"]:
+                if base in f["status"] or os.path.basename(info.device) in f["status"]:
                     raise StepFailed(f"drive {d.path} is already in use by another ZFS pool")
-                dirty = info["partitions"] or info["signatures"]
-                if dirty and not d.wipe:
+                if info.holders or info.mounts:
+                    raise StepFailed(f"drive {d.path} for pool {name} is in use "
+                                     f"({info.describe()}); never wiped, even with wipe: true")
+                if info.dirty and not d.wipe:
                     raise StepFailed(
-                        f"drive {d.path} for pool {name} is not empty (partitions: "
-                        f"{', '.join(info['partitions']) or 'none'}; signatures: "
-                        f"{', '.join(info['signatures']) or 'none'}); refusing to destroy it. "
-                        f"Set wipe: true for this drive in the inventory to allow it")
-                if dirty:
+                        f"drive {d.path} for pool {name} is not empty ({info.describe()}); "
+                        "refusing to destroy it. Set wipe: true for this drive in the "
+                        "inventory to allow it")
+                if info.dirty:
+                    destroyed.append(f"{base} ({info.describe()})")
+                    for part in info.partitions:  # partitions first, then the table
+                        actions += (Run(("wipefs", "-a", f"/dev/{part}")),)
                     actions += (Run(("wipefs", "-a", d.path)),)
-            argv = ["zpool", "create", "-f"]
+            # -f only for drives we wiped on purpose: ZFS's own check stays on otherwise
+            argv = ["zpool", "create", *(["-f"] if destroyed else [])]
             for k, v in z.pool_options.items():
                 argv += ["-o", f"{k}={v}"]
             for k, v in z.filesystem_options.items():
@@ -115,9 +120,10 @@ class ZfsPools:
             if pool.layout == "mirror":
                 argv.append("mirror")
             argv += [d.path for d in drives]
-            changes.append(Change(f"pool {name}", "missing", f"{pool.layout} of "
-                                  + ", ".join(os.path.basename(d.path) for d in drives),
-                                  (*actions, Run(tuple(argv)))))
+            changes.append(Change(f"pool {name}", "missing" + (
+                "; WILL DESTROY: " + "; ".join(destroyed) if destroyed else ""),
+                f"{pool.layout} of " + ", ".join(os.path.basename(d.path) for d in drives),
+                (*actions, Run(tuple(argv)))))
         return changes
 
     def drift(self, name: str, f: dict, cfg: HostConfig) -> list[Change]:

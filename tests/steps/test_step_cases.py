@@ -17,6 +17,7 @@ from phoenix_remote.config.models import ApiTarget, Drive, HostConfig, Hyperviso
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Api, InstallFile, Run, Script
 from phoenix_remote.errors import PhoenixError
+from phoenix_remote.facts.drives import DriveFacts
 from phoenix_remote.steps import STEPS
 from tests.conftest import ROOT
 
@@ -40,9 +41,15 @@ def host_config(case: dict) -> HostConfig:
 
 
 def facts_of(case: dict) -> dict:
+    """The case's facts as the probe returns them (typed facts built from the YAML, so a
+    case cannot describe a shape the parser never produces)."""
     facts = copy.deepcopy(case["facts"])
     if "installed" in facts:
         facts["installed"] = set(facts["installed"])
+    if isinstance(facts.get("drives"), dict):
+        facts["drives"] = {path: DriveFacts(path=path, **{k: tuple(v) if isinstance(v, list)
+                                                          else v for k, v in d.items()})
+                           for path, d in facts["drives"].items()}
     return facts
 
 
@@ -67,6 +74,8 @@ def test_step_case(path: Path):
     changes = step.plan(facts_of(case), cfg)
     summaries = [c.summary for c in changes]
     assert summaries == expect["changes"], summaries
+    if "before" in expect:
+        assert [c.before for c in changes] == expect["before"]
     actions = [describe(a) for c in changes for a in c.actions]
     for wanted in expect.get("actions", []):
         assert any(wanted in a for a in actions), (wanted, actions)
