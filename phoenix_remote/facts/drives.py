@@ -19,7 +19,7 @@ def commands(i: int, path: str) -> dict[str, str]:
     """The probe commands for drive number i (names are unique per drive)."""
     return {f"dev{i}": sh("readlink -e {}", path),
             f"lsblk{i}": sh("lsblk -J -b -o NAME,TYPE,FSTYPE,LABEL,MOUNTPOINT {}", path),
-            f"wipefs{i}": sh("wipefs {}", path),  # without -a it only lists
+            f"wipefs{i}": sh("wipefs --no-act {}", path),  # lists; never erases
             f"blkid{i}": sh("blkid -p {}", path)}  # exit 2: nothing found
 
 

@@ -27,6 +27,7 @@ READ_ONLY: dict[str, re.Pattern | None] = {
     "timedatectl": re.compile(r"^show\b"), "hostnamectl": re.compile(r"^--static$"),
     "ufw": re.compile(r"^status\b"), "exportfs": re.compile(r"^-v$"),
     "pdbedit": re.compile(r"^-L -w$"), "echo": None,
+    "wipefs": re.compile(r"^--no-act [^-]"),
     # only after `lsmod | grep -q '^nvidia '` (checked below): cannot load the driver
     "nvidia-smi": None,
 }
