@@ -62,6 +62,8 @@ class FakeTransport:
         self.connections = 0
         self.round_trips = 0
         self.alive = False
+        self.moved = False
+        self.port_in_use = 22
         self.refuse = False  # True: the host does not answer (connect fails)
 
     def connect(self) -> None:

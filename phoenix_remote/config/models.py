@@ -195,7 +195,7 @@ class Drive(Frozen):
 
 class SshTarget(Frozen):
     user: str = "root"
-    port: int = 22
+    port: int | None = None  # None: ~/.ssh/config's Port for the alias, else 22
     key_file: str | None = None
     alias: str | None = None  # a Host entry of ~/.ssh/config
     host_key_fingerprint: str | None = None  # "SHA256:..." pinned in the inventory

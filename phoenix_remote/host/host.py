@@ -26,6 +26,8 @@ class Transport(Protocol):
     address: str
     connections: int  # connections made so far (a lock taken on an older one is gone)
     round_trips: int
+    moved: bool  # the host moved: dial `address` from now on
+    port_in_use: int  # the SSH port the connection actually uses
 
     def connect(self) -> None: ...
 
@@ -142,6 +144,7 @@ class Host:
         self.before_disconnect()
         self.ssh.close()
         self.ssh.address = address
+        self.ssh.moved = True
         self._reconnect(time.monotonic(), deadline_s, f"at its new address {address}")
         if self._api is not None:
             self._api.reset(address)

@@ -70,7 +70,8 @@ class _HostKeyCheck(paramiko.MissingHostKeyPolicy):
 class SshSession:
     """A verified SSH connection to one host; counts connections and round trips."""
 
-    def __init__(self, address: str, user: str, port: int = 22, key_file: str | None = None,
+    def __init__(self, address: str, user: str, port: int | None = None,
+                 key_file: str | None = None,
                  alias: str | None = None, pinned: str | None = None,
                  accept_new: bool = False, known_hosts: Path = DEFAULT_KNOWN_HOSTS,
                  connect_timeout: float = 10.0):
@@ -80,6 +81,9 @@ class SshSession:
         self.connect_timeout = connect_timeout
         self.connections = 0
         self.round_trips = 0
+        self.moved = False  # set by Host.move_to: dial self.address even with an alias
+        self.seen_key: str | None = None  # fingerprint met on the first connection
+        self.port_in_use = port or 22  # the SSH port actually used (an alias may set it)
         self._conn: fabric.Connection | None = None
 
     # ------------------------------------------------------------------ connection
@@ -87,20 +91,8 @@ class SshSession:
         if self._conn is not None and self._alive():
             return
         self.close()
-        kwargs: dict = {"banner_timeout": self.connect_timeout,
-                        "auth_timeout": self.connect_timeout}
-        if self.key_file:
-            kwargs["key_filename"] = [str(Path(self.key_file).expanduser())]
-        conn = fabric.Connection(self.alias or self.address, user=self.user, port=self.port,
-                                 connect_timeout=self.connect_timeout, connect_kwargs=kwargs)
-        client = conn.client
-        # fabric loaded ~/.ssh/known_hosts as "system" keys; use exactly the file we were given
-        client._system_host_keys.clear()
-        client._host_keys.clear()
-        if self.known_hosts.exists():
-            client.load_host_keys(str(self.known_hosts))
-        client.set_missing_host_key_policy(
-            _HostKeyCheck(self.pinned, self.accept_new, self.known_hosts))
+        pinned = self.pinned or self.seen_key
+        conn = self.connection(pinned)
         try:
             conn.open()
         except paramiko.BadHostKeyException as e:
@@ -112,16 +104,49 @@ class SshSession:
             raise
         except (TimeoutError, OSError, paramiko.SSHException, EOFError) as e:
             raise HostError(f"{self.address}: cannot connect over SSH: {e}") from None
-        transport = client.get_transport()
+        transport = conn.client.get_transport()
         assert transport is not None
         got = fingerprint(transport.get_remote_server_key())
-        if self.pinned and got != self.pinned:
+        if pinned and got != pinned:
             conn.close()
-            raise HostKeyError(f"{self.address}: host key {got} does not match the pinned "
-                               f"fingerprint {self.pinned}: refusing to connect")
+            raise HostKeyError(f"{self.address}: host key {got} does not match "
+                               + ("the pinned fingerprint" if self.pinned else
+                                  "the key this host had before it moved")
+                               + f" {pinned}: refusing to connect")
         transport.set_keepalive(5)
+        self.seen_key = got  # a later connection (after a move) must meet the same key
+        self.port_in_use = int(conn.port)  # from ~/.ssh/config when an alias sets it
         self._conn = conn
         self.connections += 1  # also tells a lock holder that its connection was replaced
+
+    def connection(self, pinned: str | None) -> fabric.Connection:
+        """The fabric Connection to open, with host keys checked on it and every hop."""
+        kwargs: dict = {"banner_timeout": self.connect_timeout,
+                        "auth_timeout": self.connect_timeout}
+        if self.key_file:
+            kwargs["key_filename"] = [str(Path(self.key_file).expanduser())]
+        conn = fabric.Connection(self.alias or self.address, user=self.user,
+                                 **({"port": self.port} if self.port else {}),
+                                 connect_timeout=self.connect_timeout, connect_kwargs=kwargs)
+        if self.moved:  # after a move: dial the new address, keep the alias's other settings
+            conn.host = self.address
+        # the target, and every ProxyJump hop fabric built from ~/.ssh/config, are checked
+        # the same way (fabric itself would auto-add any key)
+        self._check_keys(conn.client, pinned)
+        hop = conn.gateway
+        while isinstance(hop, fabric.Connection):
+            self._check_keys(hop.client, None)
+            hop = hop.gateway
+        return conn
+
+    def _check_keys(self, client: paramiko.SSHClient, pinned: str | None) -> None:
+        # fabric loaded ~/.ssh/known_hosts as "system" keys; use exactly the file we were given
+        client._system_host_keys.clear()
+        client._host_keys.clear()
+        if self.known_hosts.exists():
+            client.load_host_keys(str(self.known_hosts))
+        client.set_missing_host_key_policy(
+            _HostKeyCheck(pinned, self.accept_new, self.known_hosts))
 
     def _alive(self) -> bool:
         t = self._conn.client.get_transport() if self._conn else None

@@ -74,7 +74,7 @@ class InitialSetup:
             "timezone": text["timezone"], "ntp_enabled": text["ntp_enabled"],
             "ntp_active": text["ntp_active"], "hostname": text["hostname"],
             "iface": text["iface"] if out["iface"].ok else None,
-            "hosts": text["hosts"], "ufw": text["ufw"],
+            "hosts": text["hosts"], "ufw": text["ufw"], "ssh_port": host.ssh.port_in_use,
             "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
                                 if out[f"disable{i}"].ok],
         }
@@ -135,9 +135,12 @@ class InitialSetup:
 
     def firewall_plan(self, f: dict, cfg: HostConfig) -> list[Change]:
         allow = cfg.config.firewall.allow
-        port = str(cfg.ssh.port)
-        if not any(r in ("OpenSSH", "ssh", port, f"{port}/tcp") for r in allow):
-            raise StepFailed(f"firewall.allow has no rule for SSH (OpenSSH or {port}/tcp): "
+        port = str(f.get("ssh_port") or cfg.ssh.port or 22)  # the port this run uses
+        # the OpenSSH profile opens 22 only: another port needs its own rule
+        names = (port, f"{port}/tcp") + (("OpenSSH", "ssh") if port == "22" else ())
+        if not any(r in names for r in allow):
+            raise StepFailed(f"firewall.allow has no rule for SSH ({port}/tcp"
+                             + (" or OpenSSH" if port == "22" else "") + "): "
                              "enabling ufw would lock this tool out; add one")
         active, rules = ufw_status(f["ufw"])
         missing = [r for r in cfg.config.firewall.allow if ufw_rule(r) not in rules]
