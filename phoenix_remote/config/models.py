@@ -48,6 +48,7 @@ class Network(Frozen):
     address: str
     gateway: str
     dns: str
+    confirm_seconds: int = 90  # a new network setup is rolled back unless confirmed in time
 
     @property
     def ip(self) -> str:

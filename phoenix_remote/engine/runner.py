@@ -20,9 +20,9 @@ from phoenix_remote.engine.step import Step, fingerprint
 from phoenix_remote.engine.types import (
     Api,
     Change,
+    CommitNetwork,
     HostReport,
     InstallFile,
-    MoveTo,
     Reboot,
     Run,
     Script,
@@ -32,6 +32,7 @@ from phoenix_remote.engine.types import (
 from phoenix_remote.errors import PhoenixError, StepFailed
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
+from phoenix_remote.host.network import commit_network
 
 MODES = ("plan", "apply", "verify")
 
@@ -77,9 +78,13 @@ def execute(host: Host, change: Change, emit: Emit, step_id: str,
         elif isinstance(action, Reboot):
             took = host.reboot_and_wait(action.deadline_s)
             emit(host.name, step_id, "note", f"host rebooted and answered again in {took:.1f} s")
-        elif isinstance(action, MoveTo):
-            host.move_to(action.address)
-            emit(host.name, step_id, "note", f"host moved to {action.address}; continuing there")
+        elif isinstance(action, CommitNetwork):
+            before = host.ssh.address
+            backups += commit_network(host, action.path, action.content, action.interface,
+                                      action.address, action.window_s)
+            if action.address != before:
+                emit(host.name, step_id, "note",
+                     f"host moved to {action.address}; continuing there")
 
 
 def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -> HostReport:

@@ -85,15 +85,22 @@ class Reboot:
 
 
 @dataclass(frozen=True)
-class MoveTo:
-    """The host answers on a new address from now on."""
+class CommitNetwork:
+    """A new interfaces file, applied "commit confirmed" (host/network.py): the host puts
+    the previous file back by itself unless this run reaches it at `address` in time."""
+    path: str
+    content: str
+    interface: str
     address: str
+    window_s: float = 90.0
 
     def describe(self) -> str:
-        return f"continue on new address {self.address}"
+        return (f"install {self.path} and restart networking outside the session; reconnect "
+                f"at {self.address} and confirm within {self.window_s:.0f} s, or the host "
+                "restores the previous file")
 
 
-Action = Run | Script | InstallFile | Api | Reboot | MoveTo
+Action = Run | Script | InstallFile | Api | Reboot | CommitNetwork
 
 
 @dataclass(frozen=True)

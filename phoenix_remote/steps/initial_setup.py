@@ -4,7 +4,7 @@ packages, timezone and NTP, firewall, then network identity (last: it can move t
 from __future__ import annotations
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, MoveTo, Run
+from phoenix_remote.engine.types import Change, CommitNetwork, Run
 from phoenix_remote.errors import ProbeUnknown, StepFailed
 from phoenix_remote.facts.batch import collect
 from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
@@ -172,20 +172,9 @@ class InitialSetup:
         iface = file_change(self.iface_file(cfg), f["iface"], interfaces_text(cfg))
         if iface:
             moves = n.ip != cfg.address
-            # a restart that moves the host would cut this very session: let systemd run it
-            # a second later, outside the session, then reconnect at the new address
-            # ifdown works from the new file, so it would leave the old address and routes up:
-            # flush them first, then let ifup configure the interface from the new file
-            dev = q(n.interface)
-            restart = (("systemd-run", "--on-active=1", "sh", "-c",
-                        f"ip -4 route flush dev {dev}; ip -4 addr flush dev {dev} scope global; "
-                        "systemctl restart networking")
-                       if moves else ("systemctl", "restart", "networking"))
-            actions = iface.actions + (Run(restart),)
-            if moves:
-                actions += (MoveTo(n.ip),)
             changes.append(Change(f"network identity {n.interface}", iface.before,
                                   f"{n.address} via {n.gateway}, dns {n.dns}"
                                   + (f" (host moves from {cfg.address})" if moves else ""),
-                                  actions))
+                                  (CommitNetwork(self.iface_file(cfg), interfaces_text(cfg),
+                                                 n.interface, n.ip, n.confirm_seconds),)))
         return changes

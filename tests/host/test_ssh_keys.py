@@ -12,6 +12,7 @@ import pytest
 from phoenix_remote.errors import HostKeyError
 from phoenix_remote.host.ssh import SshSession, _HostKeyCheck
 
+
 @pytest.fixture
 def ssh_config(tmp_path, monkeypatch):
     home = tmp_path / "home"

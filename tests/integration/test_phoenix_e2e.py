@@ -336,6 +336,41 @@ def test_network_identity_move_continues_on_the_new_address(fleet, work):
         "steps"]["initial_setup"]["result"] == "changed"
 
 
+def test_unreachable_new_address_is_rolled_back_by_the_host(fleet, work):
+    """Commit confirmed: the new address cannot be reached from this machine (a blackhole
+    route of the test's own, for that one sandbox address): the host restores its previous
+    network configuration by itself within the window, the step fails saying so, and the
+    host answers at its old address with its old file."""
+    host = fleet[3]
+    prefix, last = host.address.rsplit(".", 1)
+    new = f"{prefix}.{150 + int(last)}"
+    before = host.ssh("cat /etc/network/interfaces.d/50-eth0.cfg").stdout
+
+    def edit(inv):
+        inv["hosts"][host.name]["config"]["network"].update(address=f"{new}/24",
+                                                            confirm_seconds=20)
+    inv = make_inventory(work, hosts=[host.name], edit=edit)
+    subprocess.run(["ip", "route", "add", "blackhole", f"{new}/32"], check=True)
+    try:
+        t0 = time.monotonic()
+        run = phoenix("apply", "--only", "initial_setup", inventory=inv, tmp=work,
+                      json_out=True)
+        took = time.monotonic() - t0
+    finally:
+        subprocess.run(["ip", "route", "del", "blackhole", f"{new}/32"], check=False)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    error = report(run)["hosts"][0]["steps"][0]["error"]
+    assert "network change not confirmed" in error and f"answers at {host.address}" in error
+    assert "previous /etc/network/interfaces.d/50-eth0.cfg restored" in error
+    assert took < 20 + 60, took
+    assert host.ssh("cat /etc/network/interfaces.d/50-eth0.cfg").stdout == before
+    assert host.ssh("ip -4 -o addr show eth0").stdout.split()[3] == f"{host.address}/24"
+    TIMES["network rollback (20 s window)"] = took
+    # the host is whole: the next apply (old address kept) has nothing to do there
+    inv = make_inventory(work, hosts=[host.name])
+    assert phoenix("verify", "--only", "initial_setup", inventory=inv, tmp=work).returncode == 0
+
+
 def test_host_keys_and_api_certificates_are_verified(fleet, work):
     host = fleet[4]
 
