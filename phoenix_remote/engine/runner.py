@@ -16,7 +16,7 @@ from pathlib import Path
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.ledger import Ledger, now
-from phoenix_remote.engine.step import Step, fingerprint
+from phoenix_remote.engine.step import Step, fingerprint, gather, probe
 from phoenix_remote.engine.types import (
     Api,
     Change,
@@ -30,9 +30,11 @@ from phoenix_remote.engine.types import (
     StepResult,
 )
 from phoenix_remote.errors import PhoenixError, StepFailed
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 from phoenix_remote.host.network import commit_network
+from phoenix_remote.host.shell import sh
 
 MODES = ("plan", "apply", "verify")
 
@@ -104,15 +106,24 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
             ledger.acquire()
             host.before_disconnect = ledger.release
             host.after_reconnect = ledger.reacquire
-        preflight(host, ledger)
+        chosen = selected(steps, opts)
+        probing = [s for s in chosen if not skip_reason(s, cfg)]
+        # one round trip: the ledger, the node's CA and every step's probe commands
+        outputs, pre = gather(host, probing, cfg, preflight_commands(ledger))
+        preflight(host, ledger, pre)
         failed = False
-        for step in selected(steps, opts):
+        for step in chosen:
             if failed:
                 report.steps.append(StepResult(step.id, Status.SKIPPED,
                                                error="an earlier step failed"))
                 emit(cfg.name, step.id, Status.SKIPPED.value, "an earlier step failed")
                 continue
-            result = run_step(host, ledger, step, cfg, opts, emit, log_file)
+            if step in probing and step.id not in outputs:  # an earlier step changed the host
+                outputs, _ = gather(host, probing[probing.index(step):], cfg)
+            result = run_step(host, ledger, step, cfg, opts, emit, log_file,
+                              outputs.get(step.id, {}))
+            if result.status == Status.CHANGED:
+                outputs = {}  # what later steps see may have changed: look again
             report.steps.append(result)
             emit(cfg.name, step.id, result.status.value, result.error or
                  f"{len(result.changes)} change(s)")
@@ -148,30 +159,35 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
     return report
 
 
-def preflight(host: Host, ledger: Ledger) -> None:
-    """One round trip before the steps: the ledger, and the node's CA for the API client."""
-    from phoenix_remote.facts.batch import collect
+def skip_reason(step: Step, cfg: HostConfig) -> str | None:
+    return getattr(step, "skip_reason", lambda c: None)(cfg)
+
+
+def preflight_commands(ledger: Ledger) -> dict[str, str]:
     from phoenix_remote.host.api import CA_PATH
-    from phoenix_remote.host.shell import quote
-    out = collect(host, {"ledger": f"cat {quote([ledger.path])}", "ca": f"cat {CA_PATH}"})
+    return {"ledger": sh("cat {}", ledger.path), "ca": sh("cat {}", CA_PATH)}
+
+
+def preflight(host: Host, ledger: Ledger, out: dict[str, Out]) -> None:
+    """Before the steps: the ledger, and the node's CA for the API client."""
     ledger.parse(out["ledger"].text if out["ledger"].ok else None)
     if out["ca"].ok and not host.cfg.api.ca_file:
         host.api.use_ca(out["ca"].text)
 
 
 def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunOptions,
-             emit: Emit, log_file: str) -> StepResult:
+             emit: Emit, log_file: str, out: dict[str, Out]) -> StepResult:
     t0 = time.monotonic()
     trips0 = host.ssh.round_trips
     result = StepResult(step.id, Status.OK)
     emit(cfg.name, step.id, "running", step.title)
     try:
-        skip = getattr(step, "skip_reason", lambda c: None)(cfg)
+        skip = skip_reason(step, cfg)
         if skip:
             result.status = Status.SKIPPED
             result.notes.append(skip)
             return result
-        facts = step.probe(host, cfg)
+        facts = step.facts(out, host, cfg)
         changes = step.plan(facts, cfg)
         result.changes = changes
         result.notes += facts.get("_notes", [])
@@ -213,7 +229,7 @@ def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes:
     for change in changes:
         emit(cfg.name, step.id, "change", change.summary)
         execute(host, change, emit, step.id, result.backups)
-    again = step.plan(step.probe(host, cfg), cfg)
+    again = step.plan(probe(host, step, cfg), cfg)
     if again:
         raise StepFailed(f"{step.id} did not converge; still different: "
                          + "; ".join(c.summary for c in again))

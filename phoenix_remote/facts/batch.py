@@ -1,16 +1,23 @@
-"""Batched probes: many read-only shell commands in one SSH round trip.
+"""Batched probes: every read-only shell command of a run's steps in one SSH round trip.
 
-Each command's stdout and exit code come back base64-framed, one line per command, so
-any output (binary, empty, multi-line) survives. Commands are fixed strings built by the
-steps from validated config values, each value quoted with host.ssh.quote.
+Each command's stdout and exit code come back base64-framed, one line per command, so any
+output (binary, empty, multi-line) survives. Commands are fixed strings built by the steps
+from validated config values, every value quoted by host/shell.py. The script travels in
+argv (it holds no secret); stdin is free for the one probe that needs a secret (the admin
+password check), which reads it from fd 3 - every other command gets /dev/null.
+Identical commands of different steps run once.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from phoenix_remote.errors import ProbeUnknown
+
+PATH = "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -23,8 +30,8 @@ class Out:
         return self.code == 0
 
 
-def script_for(commands: dict[str, str]) -> str:
-    lines = ["export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+def script_for(commands: Mapping[str, str]) -> str:
+    lines = [PATH, "exec 3<&0 </dev/null"]
     for name, cmd in commands.items():
         lines.append(f"out=$( ( {cmd} ) 2>/dev/null | base64 -w0; exit ${{PIPESTATUS[0]}} ); "
                      f"printf '%s\\t%s\\t%s\\n' {name} $? \"$out\"")
@@ -44,9 +51,16 @@ def parse(output: str, names: list[str]) -> dict[str, Out]:
     return found
 
 
-def collect(host, commands: dict[str, str]) -> dict[str, Out]:
-    """Run every command in one round trip; {name: Out(code, stdout)}."""
-    for name in commands:
+def collect(host: Any, commands: Mapping[str, str], stdin: str | None = None
+            ) -> dict[str, Out]:
+    """Run every command in one round trip; {name: Out(code, stdout)}. Commands with the
+    same text run once and answer for every name that asked for them."""
+    first: dict[str, str] = {}  # command text -> the batch name that runs it
+    alias: dict[str, str] = {}  # asked name -> batch name
+    for name, cmd in commands.items():
         assert name.isidentifier(), name
-    result = host.script(script_for(commands), check=False)
-    return parse(result.stdout, list(commands))
+        alias[name] = first.setdefault(cmd, f"c{len(first)}")
+    batch = {b: cmd for cmd, b in first.items()}
+    result = host.probe_script(script_for(batch), stdin)
+    out = parse(result.stdout, list(batch))
+    return {name: out[b] for name, b in alias.items()}

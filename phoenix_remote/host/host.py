@@ -76,6 +76,12 @@ class Host:
         """A read-only shell script in one round trip (sent on stdin, never in argv)."""
         return self.query(list(SCRIPT), stdin=text, check=check)
 
+    def probe_script(self, text: str, stdin: str | Secret | None = None) -> Result:
+        """A read-only batch script (facts/batch.py): the script in argv (it holds no
+        secret), stdin free for the one probe that reads a secret."""
+        return self.ssh.run(["bash", "-c", text], stdin, self.cfg.ssh.command_timeout,
+                            check=False)
+
     def read_file(self, path: str) -> str | None:
         r = self.query(f"if [ -e {quote([path])} ]; then cat -- {quote([path])}; "
                        "else exit 3; fi", check=False)

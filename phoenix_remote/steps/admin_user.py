@@ -4,23 +4,23 @@ key) and Proxmox user <name>@pve with Administrator on / (through the API, not p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Api, Change, Run, Script
 from phoenix_remote.errors import ApiError, StepFailed
-from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import passwd_entry
 from phoenix_remote.steps.common import q
 
-# Reads "user:password" on stdin, says whether /etc/shadow holds that password (no output of
-# the hash or the password; libcrypt does yescrypt). Exit 0 match, 1 differs, 2 no password.
-CHECK_PASSWORD = r"""python3 -c '
-import crypt, sys, spwd
-user, _, pw = sys.stdin.readline().rstrip("\n").partition(":")
-h = spwd.getspnam(user).sp_pwdp
-sys.exit(2 if h in ("", "*", "!", "!*") or h.startswith("!") else
-         0 if crypt.crypt(pw, h) == h else 1)' 2>/dev/null"""
+# Reads "user:password" on fd 3 (the batch's stdin), says whether the shadow entry holds that
+# password; nothing is printed. Perl is in every Debian (perl-base is essential) and its crypt()
+# is libcrypt's (yescrypt included), whatever Python the host has. Exit 0 matches, 1 differs,
+# 2 no usable password (empty or locked), 3 no such user.
+CHECK_PASSWORD = ("perl -e 'my ($u, $p) = split(/:/, scalar(<STDIN>), 2); chomp $p; "
+                  "my $h = (getpwnam($u))[1]; exit 3 unless defined $h; "
+                  "exit 2 if $h eq q() || $h =~ /^[!*]/; exit(crypt($p, $h) eq $h ? 0 : 1)' <&3")
 
 
 def public_key(cfg: HostConfig) -> str | None:
@@ -43,27 +43,37 @@ class AdminUser:
     def inputs(self, cfg: HostConfig) -> dict:
         return {**cfg.config.admin_user.model_dump(), "key": public_key(cfg)}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
         a = cfg.config.admin_user
         user = q(a.username)
-        out = collect(host, {
+        cmds = {
             "passwd": f"getent passwd {user}",
             "groups": f"id -nG {user}",
             "ssh": f"home=$(getent passwd {user} | cut -d: -f6); stat -c '%a %U' \"$home/.ssh\" "
                    f"\"$home/.ssh/authorized_keys\"",
             "keys": f"home=$(getent passwd {user} | cut -d: -f6); "
                     f"cat \"$home/.ssh/authorized_keys\"",
-        })
+        }
+        if a.password_secret in cfg.secrets:
+            cmds["password"] = CHECK_PASSWORD
+        return cmds
+
+    def probe_stdin(self, cfg: HostConfig) -> Secret | None:
+        """What the password check reads: `user:password`, as a Secret (never shown)."""
+        a = cfg.config.admin_user
+        secret = cfg.secrets.get(a.password_secret or "")
+        return Secret(f"{a.username}:{secret.reveal()}\n", secret.origin) if secret else None
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+        a = cfg.config.admin_user
         facts: dict = {"passwd": passwd_entry(out["passwd"].text) if out["passwd"].ok else None,
                        "groups": out["groups"].text.split(),
                        "ssh_modes": out["ssh"].text.splitlines() if out["ssh"].ok else [],
                        "keys": out["keys"].text.splitlines() if out["keys"].ok else [],
                        "password": "unknown"}
-        secret = cfg.secrets.get(a.password_secret or "")
-        if facts["passwd"] and secret:
-            r = host.query(["bash", "-c", CHECK_PASSWORD],
-                           stdin=f"{a.username}:{secret.reveal()}\n", check=False)
-            facts["password"] = {0: "matches", 1: "differs", 2: "unset"}.get(r.code, "unknown")
+        if "password" in out:
+            facts["password"] = {0: "matches", 1: "differs", 2: "unset", 3: "no user"}.get(
+                out["password"].code, "unknown")
         try:
             host.api.get(f"/access/users/{a.pve_userid}")
             facts["pve_user"] = True

@@ -3,10 +3,12 @@ packages, timezone and NTP, firewall, then network identity (last: it can move t
 
 from __future__ import annotations
 
+from typing import Any
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, CommitNetwork, Run
 from phoenix_remote.errors import ProbeUnknown, StepFailed
-from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
 from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, file_change, q
 
@@ -37,7 +39,7 @@ class InitialSetup:
                 "base": c.base_packages, "samba": c.samba_packages, "time": c.time.model_dump(),
                 "network": c.network.model_dump(), "firewall": c.firewall.model_dump()}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
         c = cfg.config
         pkgs = [*c.base_packages, *c.samba_packages, c.time.ntp_package, c.firewall.package]
         cmds = {
@@ -59,7 +61,10 @@ class InitialSetup:
         }
         for i, path in enumerate(c.apt.disable_lists):
             cmds[f"disable{i}"] = f"test -e {q(path)}"
-        out = collect(host, cmds)
+        return cmds
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+        c = cfg.config
         if not out["upgradable"].ok:  # a failing apt must not read as "nothing to upgrade"
             raise ProbeUnknown(f"apt-get -s dist-upgrade exited {out['upgradable'].code}")
         text = {k: v.text for k, v in out.items()}

@@ -3,10 +3,12 @@ export list (validated by exportfs, restored on failure), firewall rule for the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Script
 from phoenix_remote.errors import StepFailed
-from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, lines, ufw_status
 from phoenix_remote.steps.common import (
     apt_install,
@@ -35,9 +37,9 @@ class Nfs:
     def inputs(self, cfg: HostConfig) -> dict:
         return {"nfs": cfg.config.nfs.model_dump(), "exports": exports_text(cfg)}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
         n = cfg.config.nfs
-        out = collect(host, {"pkgs": dpkg_query(n.packages),
+        return {"pkgs": dpkg_query(n.packages),
                              "pools": "zpool list -H -o name",
                              "datasets": "zfs list -H -o name -t filesystem",
                              "exports": f"cat {EXPORTS}",
@@ -45,7 +47,9 @@ class Nfs:
                              "ufw": "ufw status",
                              "dirs": " ; ".join(f"test -d {q(cfg.config.zfs.mountpoint(e.dataset))}"
                                                 f" && echo {q(e.dataset)}"
-                                                for e in n.exports) or "true"})
+                                                for e in n.exports) or "true"}
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         return {"installed": dpkg_installed(out["pkgs"].text), "pools": lines(out["pools"].text),
                 "datasets": lines(out["datasets"].text),
                 "exports": out["exports"].text if out["exports"].ok else None,

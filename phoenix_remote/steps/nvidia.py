@@ -7,11 +7,12 @@ same run (the original stopped here and had to be started again).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Reboot, Run, Script
 from phoenix_remote.errors import StepFailed
-from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed
 from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, q
 
@@ -28,9 +29,9 @@ class Nvidia:
     def skip_reason(self, cfg: HostConfig) -> str | None:
         return None if cfg.config.nvidia.enabled else "disabled in the configuration"
 
-    def probe(self, host, cfg: HostConfig) -> dict:
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
         nv = cfg.config.nvidia
-        out = collect(host, {
+        return {
             "pveversion": "pveversion",
             "debian": "cat /etc/debian_version",
             "lspci": "lspci",
@@ -48,7 +49,9 @@ class Nvidia:
             "module_built": "ls /lib/modules/$(uname -r)/updates/dkms/ 2>/dev/null | grep -c "
                             "'^nvidia'",
             "module_time": "stat -c %Y /lib/modules/$(uname -r)/updates/dkms/nvidia.ko",
-        })
+        }
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         pve = re.search(r"pve-manager/(\d+)\.", out["pveversion"].text)
         return {
             "pve_major": int(pve.group(1)) if pve else None,

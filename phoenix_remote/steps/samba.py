@@ -4,10 +4,12 @@ testparm before the services restart; the previous file is restored on failure).
 
 from __future__ import annotations
 
+from typing import Any
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
-from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
 from phoenix_remote.steps.common import apt_install, dataset_mounts, dpkg_query, q, validated_file
 from phoenix_remote.steps.ntlm import nt_hash
@@ -36,9 +38,9 @@ class Samba:
         s = cfg.config.samba
         return {"user": s.user, "packages": s.packages, "conf": smb_conf_text(cfg)}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
         s, z = cfg.config.samba, cfg.config.zfs
-        out = collect(host, {
+        return {
             "pkgs": dpkg_query([*s.packages, "samba-common-bin"]),
             "user": f"getent passwd {q(s.user)}",
             "pdb": "pdbedit -L -w",
@@ -48,7 +50,10 @@ class Samba:
                                for x in s.shares) or "true",
             "smbd": "systemctl is-active smbd",
             "nmbd": "systemctl is-active nmbd",
-        })
+        }
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+        s = cfg.config.samba
         return {"installed": dpkg_installed(out["pkgs"].text), "user": out["user"].ok,
                 "hash": pdbedit_hash(out["pdb"].text, s.user),
                 "conf": out["conf"].text if out["conf"].ok else None,

@@ -3,11 +3,13 @@ the API (the original's `pvesm status | grep` existence test never matched)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from phoenix_remote.config.checks import storage_rules
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Api, Change
 from phoenix_remote.errors import StepFailed
-from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines
 from phoenix_remote.steps.zfs import enabled_pools
 
@@ -39,8 +41,10 @@ class Storage:
     def inputs(self, cfg: HostConfig) -> dict:
         return {"desired": desired(cfg)}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
-        out = collect(host, {"datasets": "zfs list -H -o name -t filesystem"})
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
+        return {"datasets": "zfs list -H -o name -t filesystem"}
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         return {"datasets": lines(out["datasets"].text),
                 "storage": {s["storage"]: s for s in host.api.get("/storage")}}
 

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Run
 from phoenix_remote.errors import ProbeUnknown, StepFailed
 from phoenix_remote.facts import drives as drive_facts
-from phoenix_remote.facts.batch import collect
+from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import DriveFacts
 from phoenix_remote.facts.parsers import dpkg_installed, lines, zfs_props
 from phoenix_remote.steps.common import apt_install, dpkg_query
@@ -22,8 +23,10 @@ class ZfsUtils:
     def inputs(self, cfg: HostConfig) -> dict:
         return {"package": cfg.config.zfs.package}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
-        out = collect(host, {"pkgs": dpkg_query([cfg.config.zfs.package])})
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
+        return {"pkgs": dpkg_query([cfg.config.zfs.package])}
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         return {"installed": dpkg_installed(out["pkgs"].text)}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
@@ -54,19 +57,24 @@ class ZfsPools:
                 "pool_options": z.pool_options, "fs_options": z.filesystem_options,
                 "drives": {k: [d.model_dump() for d in v] for k, v in cfg.drives.items()}}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
+    @staticmethod
+    def _drives(cfg: HostConfig) -> list:
+        return [d for name, items in cfg.drives.items() for d in items
+                if name in enabled_pools(cfg)]
+
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
         z = cfg.config.zfs
         cmds = {"pools": "zpool list -H -o name", "status": "zpool status",
                 "pool_props": "zpool get -H -o name,property,value,source "
                               + ",".join(z.pool_options or {"autotrim": ""}),
                 "fs_props": "zfs get -H -d 0 -o name,property,value,source "
                             + ",".join(z.filesystem_options or {"compression": ""})}
-        # only drives of pools that do not exist yet need their contents checked
-        drives = [d for name, items in cfg.drives.items() for d in items
-                  if name in enabled_pools(cfg)]
-        for i, d in enumerate(drives):
+        for i, d in enumerate(self._drives(cfg)):
             cmds.update(drive_facts.commands(i, d.path))
-        out = collect(host, cmds)
+        return cmds
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+        drives = self._drives(cfg)
         pools = lines(out["pools"].text)
         if not out["pools"].ok:  # no zpool command is not "no pools"
             raise ProbeUnknown(f"zpool list exited {out['pools'].code}")
@@ -154,12 +162,17 @@ class ZfsDatasets:
         return {"datasets": z.datasets, "rule": z.mountpoint_rule,
                 "pools": list(enabled_pools(cfg))}
 
-    def probe(self, host, cfg: HostConfig) -> dict:
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
         props = sorted({p for sets in cfg.config.zfs.datasets.values()
                         for d in sets.values() for p in d} | {"mountpoint"})
-        out = collect(host, {"pools": "zpool list -H -o name",
-                             "props": "zfs get -H -t filesystem -o name,property,value,source "
-                                      + ",".join(props)})
+        return {"pools": "zpool list -H -o name",
+                "props": "zfs get -H -t filesystem -o name,property,value,source "
+                         + ",".join(props)}
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+        for name in ("pools", "props"):
+            if not out[name].ok:  # no zfs command is not "no datasets"
+                raise ProbeUnknown(f"zfs/zpool exited {out[name].code}")
         return {"pools": lines(out["pools"].text), "props": zfs_props(out["props"].text)}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:

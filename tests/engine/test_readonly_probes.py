@@ -9,8 +9,9 @@ import shlex
 import pytest
 
 from phoenix_remote.config.models import ApiTarget
+from phoenix_remote.engine.step import probe
 from phoenix_remote.host.host import Host
-from phoenix_remote.host.ssh import SCRIPT, Result
+from phoenix_remote.host.ssh import Result
 from phoenix_remote.steps import STEPS
 from tests.fake_transport import FakeTransport
 from tests.steps.test_step_cases import host_config
@@ -27,6 +28,8 @@ READ_ONLY: dict[str, re.Pattern | None] = {
     "timedatectl": re.compile(r"^show\b"), "hostnamectl": re.compile(r"^--static$"),
     "ufw": re.compile(r"^status\b"), "exportfs": re.compile(r"^-v$"),
     "pdbedit": re.compile(r"^-L -w$"), "echo": None,
+    # reads the admin's shadow entry and compares a crypt() of the secret (from fd 3)
+    "perl": re.compile(r"^-e 'my \(\$u, \$p\) = split.*crypt\(\$p, \$h\) eq \$h"),
     "wipefs": re.compile(r"^--no-act [^-]"),
     # only after `lsmod | grep -q '^nvidia '` (checked below): cannot load the driver
     "nvidia-smi": None,
@@ -37,10 +40,17 @@ def batch_names(script: str) -> list[str]:
     return re.findall(r"printf '%s\\t%s\\t%s\\n' (\w+) ", script)
 
 
+def batch_text(command: str) -> str | None:
+    """The batch script of a `bash -c SCRIPT` command line, or None."""
+    argv = shlex.split(command)
+    return argv[2] if argv[:2] == ["bash", "-c"] and len(argv) == 3 else None
+
+
 def answer_empty(command: str, stdin: bytes) -> Result:
     """Every probe command 'succeeds' with no output; enough to collect what was sent."""
-    if command == shlex.join(SCRIPT):
-        return Result(0, "".join(f"{n}\t0\t\n" for n in batch_names(stdin.decode())), "")
+    script = batch_text(command)
+    if script is not None:
+        return Result(0, "".join(f"{n}\t0\t\n" for n in batch_names(script)), "")
     return Result(0, "", "")
 
 
@@ -54,9 +64,9 @@ def simple_commands(text: str) -> list[str]:
     found = [m.group(1) for line in text.splitlines() if (m := BATCH_LINE.match(line))]
     out: list[str] = []
     for cmd in found or [text]:
-        out += re.findall(r"\$\(([^()]*)\)", cmd)
-        cmd = re.sub(r"\$\([^()]*\)", "X", cmd)
-        for part in re.split(r";|&&|\|\||\|", cmd):
+        out += re.findall(r"\$\(([^()']*)\)", cmd)
+        cmd = re.sub(r"\$\([^()']*\)", "X", cmd)
+        for part in split_unquoted(cmd):
             part = re.sub(r"\s*\d?>\s*/dev/null", "", part).strip()
             part = re.sub(r"^\w+=\S*\s*", "", part)  # a variable assignment before it
             if part:
@@ -65,10 +75,31 @@ def simple_commands(text: str) -> list[str]:
 
 
 RAW: list[str] = []  # the shell text each probe sent
+SECRET = "Sentinel-Probe-5e1!"
+
+
+def split_unquoted(cmd: str) -> list[str]:
+    """Split at ; && || | outside quotes."""
+    parts, cur, quote, i = [], "", "", 0
+    while i < len(cmd):
+        ch = cmd[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif cmd.startswith(("&&", "||"), i) or ch in ";|":
+            parts.append(cur)
+            cur = ""
+            i += 2 if cmd.startswith(("&&", "||"), i) else 1
+            continue
+        cur += ch
+        i += 1
+    return parts + [cur]
 
 
 def probe_commands() -> list[str]:
-    cfg = host_config({"config": {"retry": {"attempts": 1, "delay_seconds": 0}}})
+    cfg = host_config({"config": {"retry": {"attempts": 1, "delay_seconds": 0}},
+                       "secrets": {"admin_password": SECRET}})
     # the API is dialled on loopback where nothing listens: refused at once
     cfg = cfg.model_copy(update={"api": ApiTarget(url="https://127.0.0.1:9", timeout=30)})
     commands: list[str] = []
@@ -76,11 +107,11 @@ def probe_commands() -> list[str]:
         transport = FakeTransport(answer_empty)
         host = Host(cfg, readonly=True, transport=transport, insecure=True)
         try:
-            step.probe(host, cfg)
+            probe(host, step, cfg)
         except Exception:  # noqa: BLE001 - empty facts may not parse; the commands were sent
             pass
-        for command, stdin in zip(transport.commands, transport.stdins):
-            text = stdin.decode() if command == shlex.join(SCRIPT) else command
+        for command in transport.commands:
+            text = batch_text(command) or command
             RAW.append(text)
             commands += [f"{step.id}: {c}" for c in simple_commands(text)]
     return commands
@@ -106,6 +137,11 @@ def test_probes_were_collected():
 def test_probe_command_is_read_only(line):
     step, command = line.split(": ", 1)
     assert read_only(command), f"{step} sends {command!r}, not known to be read-only"
+
+
+def test_the_secret_is_never_in_shell_text_and_perl_checks_it():
+    assert all(SECRET not in text for text in RAW)
+    assert any(c.startswith("admin_user: perl -e") for c in COMMANDS)
 
 
 def test_nvidia_smi_only_runs_with_the_module_loaded():

@@ -16,6 +16,7 @@ from phoenix_remote.engine.runner import RunOptions
 from phoenix_remote.engine.types import Change, Run, Status
 from phoenix_remote.errors import StepFailed
 from phoenix_remote.host.host import Host
+from phoenix_remote.host.shell import sh
 from tests.fake_transport import FakeTransport
 from tests.steps.test_step_cases import host_config
 
@@ -31,11 +32,13 @@ class MarkerStep:
     def inputs(self, cfg):  # type: ignore[no-untyped-def]
         return {"marker": str(self.marker)}
 
-    def probe(self, host, cfg):  # type: ignore[no-untyped-def]
+    def commands(self, cfg):  # type: ignore[no-untyped-def]
+        return {"there": sh("test -e {}", f"{self.marker}.{cfg.name}")}
+
+    def facts(self, out, host, cfg):  # type: ignore[no-untyped-def]
         if cfg.name == self.crash_on:
             raise KeyError("a bug in a step")
-        return {"there": host.query(["test", "-e", f"{self.marker}.{cfg.name}"],
-                                    check=False).code == 0}
+        return {"there": out["there"].ok}
 
     def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
         if facts["there"]:
@@ -85,6 +88,8 @@ def test_apply_then_verify_converges_and_records(fleet, tmp_path):
     again = run_fleet(hosts, steps, RunOptions(mode="verify"), emit, forks=5)
     assert [r.status for r in again] == [Status.OK] * 5
     assert all(t.connections == 1 for t in transports.values())
+    # verify: one round trip per host for the ledger, the CA and both steps' probes
+    assert all(t.round_trips == 1 for t in transports.values())
 
 
 def test_a_crash_on_one_host_leaves_the_others_results(fleet, tmp_path, monkeypatch, capsys):
