@@ -151,6 +151,22 @@ def _model(doc: dict, src: str, problems: list[Problem]) -> HypervisorConfig | N
         return None
 
 
+def read_public_key(path: str | None, base_dir: Path) -> str | None:
+    """admin_user.ssh_public_key_file: one OpenSSH public key, read on this workstation
+    when the config is loaded (a plan never reads files). ValueError names the problem."""
+    if not path:
+        return None
+    full = Path(path).expanduser()
+    full = full if full.is_absolute() else base_dir / full
+    try:
+        key = read_text(full, "public key file").strip()
+    except ConfigError as e:
+        raise ValueError(e.problems[0].message) from None
+    if not key.startswith(("ssh-", "ecdsa-", "sk-")) or "\n" in key or len(key) > 16384:
+        raise ValueError(f"{full} is not one OpenSSH public key")
+    return key
+
+
 class _Resolver:
     """Resolves hosts; hosts with the same config overrides share one validated model, and
     each secret source is read once."""
@@ -179,6 +195,10 @@ class _Resolver:
                   for pool, items in (merged.get("drives") or {}).items()}
         problems += checks.drive_problems(drives, cfg, src)
         resolved = self._secrets(cfg, merged.get("api") or {}, src, problems)
+        try:
+            key = read_public_key(cfg.admin_user.ssh_public_key_file, Path.cwd())
+        except ValueError as e:
+            problems.append(Problem(src, "config.admin_user.ssh_public_key_file", str(e)))
         if len(problems) > before:
             return None
         return HostConfig(
@@ -186,7 +206,7 @@ class _Resolver:
             groups=tuple(g for g, members in self.groups.items() if name in members),
             ssh=SshTarget(**(merged.get("ssh") or {})),
             api=ApiTarget(**(merged.get("api") or {})),
-            drives=drives, config=cfg, secrets=resolved)
+            drives=drives, config=cfg, secrets=resolved, admin_public_key=key)
 
     def _config(self, override: dict, secrets: dict, src: str,
                 problems: list[Problem]) -> HypervisorConfig | None:

@@ -227,6 +227,7 @@ class HostConfig(Frozen):
     drives: dict[str, tuple[Drive, ...]]
     config: HypervisorConfig
     secrets: dict[str, Secret] = Field(default_factory=dict)  # resolved values, masked
+    admin_public_key: str | None = None  # admin_user.ssh_public_key_file's key, read at load
 
     @property
     def api_url(self) -> str:

@@ -129,7 +129,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
                  f"{len(result.changes)} change(s)")
             if result.status == Status.FAILED and opts.mode == "apply":
                 failed = True
-            if "reboot-needed" in result.notes:
+            if result.reboot_needed:
                 report.reboot_needed = True
         if opts.mode == "apply":
             ledger.finish_run({"finished": now(), "status": report.status.value,
@@ -189,8 +189,9 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
             return result
         facts = step.facts(out, host, cfg)
         changes = step.plan(facts, cfg)
-        result.changes = changes
-        result.notes += facts.get("_notes", [])
+        result.changes = list(changes)
+        result.notes += getattr(changes, "notes", [])
+        result.reboot_needed = getattr(changes, "reboot_needed", False)
         if opts.mode == "plan":
             result.status = Status.PENDING if changes else Status.OK
         elif opts.mode == "verify":

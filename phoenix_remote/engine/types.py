@@ -7,6 +7,7 @@ before/after and the actions that remove it. Actions are data: the engine execut
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -115,6 +116,18 @@ class Change:
                 "actions": [a.describe() for a in self.actions]}
 
 
+class Plan(list[Change]):
+    """What a step's plan found: the changes (it is their list), notes for the operator,
+    and whether the host needs a reboot that no change of this run will do. Built from
+    the facts alone; a step never writes into its facts to say more."""
+
+    def __init__(self, changes: Iterable[Change] = (), notes: Iterable[str] = (),
+                 reboot_needed: bool = False):
+        super().__init__(changes)
+        self.notes = list(notes)
+        self.reboot_needed = reboot_needed
+
+
 class Status(str, Enum):
     OK = "ok"  # in policy, nothing done
     CHANGED = "changed"  # apply changed the host and it converged
@@ -135,6 +148,7 @@ class StepResult:
     notes: list[str] = field(default_factory=list)
     round_trips: int = 0
     backups: list[str] = field(default_factory=list)  # files this step's apply backed up
+    reboot_needed: bool = False  # the plan says a reboot (not done by this run) is needed
 
     def as_dict(self) -> dict:
         return {"step": self.step, "status": self.status.value,

@@ -3,13 +3,12 @@ key) and Proxmox user <name>@pve with Administrator on / (through the API, not p
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Api, Change, Run, Script
-from phoenix_remote.errors import ApiError, StepFailed
+from phoenix_remote.errors import ApiError
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import passwd_entry
 from phoenix_remote.steps.common import q
@@ -24,16 +23,8 @@ CHECK_PASSWORD = ("perl -e 'my ($u, $p) = split(/:/, scalar(<STDIN>), 2); chomp 
 
 
 def public_key(cfg: HostConfig) -> str | None:
-    path = cfg.config.admin_user.ssh_public_key_file
-    if not path:
-        return None
-    try:
-        key = Path(path).expanduser().read_text().strip()
-    except OSError as e:
-        raise StepFailed(f"admin_user.ssh_public_key_file {path}: {e.strerror}") from None
-    if not key.startswith(("ssh-", "ecdsa-", "sk-")) or "\n" in key:
-        raise StepFailed(f"admin_user.ssh_public_key_file {path} is not one OpenSSH public key")
-    return key
+    """The admin's public key, read from the workstation when the config was loaded."""
+    return cfg.admin_public_key
 
 
 class AdminUser:

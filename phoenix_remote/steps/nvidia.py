@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, InstallFile, Reboot, Run, Script
+from phoenix_remote.engine.types import Change, InstallFile, Plan, Reboot, Run, Script
 from phoenix_remote.errors import StepFailed
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed
@@ -71,7 +71,7 @@ class Nvidia:
             if out["module_time"].ok else 0,
         }
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: dict, cfg: HostConfig) -> Plan:
         nv = cfg.config.nvidia
         if f["pve_major"] != nv.required_pve_major:
             raise StepFailed(f"pveversion reports PVE {f['pve_major']}, the driver step "
@@ -81,14 +81,13 @@ class Nvidia:
                              f"{nv.required_debian_major}.x")
         if not f["gpu"]:
             if nv.when_no_gpu == "skip":
-                f.setdefault("_notes", []).append("no NVIDIA GPU (lspci): skipped as "
-                                                  "configured (nvidia.when_no_gpu=skip)")
-                return []
+                return Plan(notes=["no NVIDIA GPU (lspci): skipped as configured "
+                                   "(nvidia.when_no_gpu=skip)"])
             raise StepFailed("no NVIDIA GPU found by lspci; set nvidia.when_no_gpu to 'skip' "
                              "for GPU-less hosts")
         if f["loaded"] and f["smi_ok"]:
-            return []
-        changes: list[Change] = []
+            return Plan()
+        changes = Plan()
         if not re.search(r"^\s*blacklist\s+nouveau\s*$", f["blacklist"], re.M):
             text = f["blacklist"] + ("" if not f["blacklist"] or f["blacklist"].endswith("\n")
                                      else "\n") + "".join(x + "\n" for x in nv.blacklist_lines)
@@ -125,6 +124,6 @@ class Nvidia:
             changes.append(Change("reboot", "driver not loaded", "nvidia module loaded, "
                                   "nvidia-smi answers", (Reboot(),)))
         elif not changes:  # installed and ready; loading it waits for the operator's reboot
-            f.setdefault("_notes", []).extend(["reboot-needed", "driver installed; reboot to "
-                                               "load it (nvidia.reboot is off)"])
+            changes.reboot_needed = True
+            changes.notes.append("driver installed; reboot to load it (nvidia.reboot is off)")
         return changes

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, Run
+from phoenix_remote.engine.types import Change, Plan, Run
 from phoenix_remote.errors import ProbeUnknown, StepFailed
 from phoenix_remote.facts import drives as drive_facts
 from phoenix_remote.facts.batch import Out
@@ -175,13 +175,12 @@ class ZfsDatasets:
                 raise ProbeUnknown(f"zfs/zpool exited {out[name].code}")
         return {"pools": lines(out["pools"].text), "props": zfs_props(out["props"].text)}
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: dict, cfg: HostConfig) -> Plan:
         z = cfg.config.zfs
-        changes: list[Change] = []
+        changes = Plan()
         for pool, sets in z.datasets.items():
             if pool not in enabled_pools(cfg):
-                f.setdefault("_notes", []).append(f"pool {pool} is disabled: its datasets are "
-                                                  "skipped")
+                changes.notes.append(f"pool {pool} is disabled: its datasets are skipped")
                 continue
             for name, props in sets.items():
                 path = f"{pool}/{name}"

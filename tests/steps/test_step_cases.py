@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from phoenix_remote.config.inventory import read_public_key
 from phoenix_remote.config.loading import deep_merge
 from phoenix_remote.config.models import ApiTarget, Drive, HostConfig, HypervisorConfig, SshTarget
 from phoenix_remote.config.secrets import Secret
@@ -37,7 +38,8 @@ def host_config(case: dict) -> HostConfig:
         drives={p: tuple(Drive(path=d) if isinstance(d, str) else Drive(**d) for d in items)
                 for p, items in drives.items()},
         config=HypervisorConfig.model_validate(doc),
-        secrets={k: Secret(v, "test") for k, v in case.get("secrets", {}).items()})
+        secrets={k: Secret(v, "test") for k, v in case.get("secrets", {}).items()},
+        admin_public_key=read_public_key(doc["admin_user"]["ssh_public_key_file"], ROOT))
 
 
 def facts_of(case: dict) -> dict:
@@ -64,18 +66,20 @@ def describe(action) -> str:
 def test_step_case(path: Path):
     case = yaml.safe_load(path.read_text())
     step = next(s for s in STEPS if s.id == path.parent.name)
-    cfg = host_config(case)
     expect = case["expect"]
     if "error" in expect:
-        with pytest.raises(PhoenixError) as err:
-            step.plan(facts_of(case), cfg)
+        with pytest.raises((PhoenixError, ValueError)) as err:
+            step.plan(facts_of(case), host_config(case))
         assert expect["error"] in str(err.value)
         return
+    cfg = host_config(case)
     changes = step.plan(facts_of(case), cfg)
     summaries = [c.summary for c in changes]
     assert summaries == expect["changes"], summaries
     if "before" in expect:
         assert [c.before for c in changes] == expect["before"]
+    if "notes" in expect:
+        assert changes.notes == expect["notes"]
     actions = [describe(a) for c in changes for a in c.actions]
     for wanted in expect.get("actions", []):
         assert any(wanted in a for a in actions), (wanted, actions)
