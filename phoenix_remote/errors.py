@@ -7,9 +7,13 @@
     │   ├── CommandFailed        a remote command exited non-zero
     │   ├── HostKeyError         unknown or changed SSH host key
     │   └── LockBusy             another run holds the host's ledger lock
-    ├── ApiError                 the Proxmox API refused a call (carries PVE's message)
+    ├── ApiError                 the Proxmox API refused a call (carries PVE's message);
+    │   └── TaskFailed           status None: no HTTP answer (connection lost, timed out)
+    │                            a task (UPID) ended in error; carries its log's tail
     ├── ProbeUnknown             a probe could not tell the state ("unknown" is not "absent")
-    └── StepFailed               a step refused its input or did not converge
+    └── StepFailed               a step could not finish
+        ├── StepRefused          the host is in a state the operator must fix first
+        └── DidNotConverge       apply ran, but probing again still finds differences
 """
 
 from __future__ import annotations
@@ -62,10 +66,17 @@ class LockBusy(HostError):
 
 
 class ApiError(PhoenixError):
-    def __init__(self, status: int, message: str, errors: dict | None = None):
+    """status: the HTTP status PVE answered with, or None when no answer came."""
+
+    def __init__(self, status: int | None, message: str, errors: dict | None = None):
         self.status, self.message, self.errors = status, message, errors or {}
         detail = "".join(f"; {k}: {v}" for k, v in sorted(self.errors.items()))
-        super().__init__(f"Proxmox API {status}: {message}{detail}")
+        code = status if status is not None else "(no answer)"
+        super().__init__(f"Proxmox API {code}: {message}{detail}")
+
+
+class TaskFailed(ApiError):
+    """A PVE task (UPID) ended in error."""
 
 
 class ProbeUnknown(PhoenixError):
@@ -74,3 +85,11 @@ class ProbeUnknown(PhoenixError):
 
 class StepFailed(PhoenixError):
     pass
+
+
+class StepRefused(StepFailed):
+    """Bad state on the host (or in its inventory entry) that the operator must fix."""
+
+
+class DidNotConverge(StepFailed):
+    """The step's actions ran, yet the host still differs from the configuration."""

@@ -29,7 +29,7 @@ from phoenix_remote.engine.types import (
     Status,
     StepResult,
 )
-from phoenix_remote.errors import PhoenixError, StepFailed
+from phoenix_remote.errors import DidNotConverge, PhoenixError
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
@@ -232,7 +232,7 @@ def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes:
         execute(host, change, emit, step.id, result.backups)
     again = step.plan(probe(host, step, cfg), cfg)
     if again:
-        raise StepFailed(f"{step.id} did not converge; still different: "
+        raise DidNotConverge(f"{step.id} did not converge; still different: "
                          + "; ".join(c.summary for c in again))
     result.status = Status.CHANGED
     ledger.record(step.id, {"fingerprint": fp, "result": "changed", "started": started,

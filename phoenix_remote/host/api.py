@@ -20,7 +20,7 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.core import AuthenticationError, ResourceException
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
-from phoenix_remote.errors import ApiError, PhoenixError
+from phoenix_remote.errors import ApiError, PhoenixError, TaskFailed
 from phoenix_remote.pve_schema import load_operations, match, validate
 
 CA_PATH = "/etc/pve/pve-root-ca.pem"
@@ -111,7 +111,7 @@ class PveClient:
         except AuthenticationError:
             raise ApiError(401, f"{self.host.name}: authentication failure") from None
         except requests.exceptions.SSLError as e:
-            raise ApiError(0, f"{self.host.name}: TLS verification of "
+            raise ApiError(None, f"{self.host.name}: TLS verification of "
                               f"{self._address}:{self._port} failed: the API's certificate is "
                               f"not signed by the expected CA ({_short(e)})") from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
@@ -119,7 +119,7 @@ class PveClient:
             raise Transient(f"cannot reach the Proxmox API at {self._address}:{self._port}: "
                             f"{_short(e)}") from None
         except requests.exceptions.RequestException as e:
-            raise ApiError(0, f"{self.host.name}: cannot reach the Proxmox API at "
+            raise ApiError(None, f"{self.host.name}: cannot reach the Proxmox API at "
                               f"{self._address}:{self._port}: {_short(e)}") from None
         return self._api
 
@@ -162,7 +162,7 @@ class PveClient:
                 self._api = None  # ticket expired: log in again, once
                 return self._retrying(self._send)(method, path, clean)
         except Transient as e:
-            raise ApiError(0, f"{self.host.name}: {e} (after "
+            raise ApiError(None, f"{self.host.name}: {e} (after "
                               f"{self.cfg.config.retry.attempts} attempts)") from None
 
     def _send(self, method: str, path: str, params: dict):
@@ -176,7 +176,7 @@ class PveClient:
             self._api = None
             if method == "POST" and not isinstance(e, requests.exceptions.ConnectTimeout):
                 # a POST may have been applied before the connection dropped: don't repeat
-                raise ApiError(0, f"{self.host.name}: connection lost during {method} "
+                raise ApiError(None, f"{self.host.name}: connection lost during {method} "
                                   f"{path}: {_short(e)}") from None
             raise Transient(f"{method} {path}: {_short(e)}") from None
 
@@ -188,13 +188,13 @@ class PveClient:
             if status["status"] == "stopped":
                 break
             if time.monotonic() > deadline:
-                raise ApiError(0, f"task {upid} still running after {timeout:.0f} s")
+                raise TaskFailed(None, f"task {upid} still running after {timeout:.0f} s")
             time.sleep(0.5)
         if status.get("exitstatus") != "OK":
             log = self.get(f"/nodes/{node}/tasks/{upid}/log", limit=50)
             tail = "\n".join(line["t"] for line in log[-10:])
-            raise ApiError(500, f"task {status.get('type')} failed: {status.get('exitstatus')}"
-                                f"\n{tail}")
+            raise TaskFailed(500, f"task {status.get('type')} failed: "
+                                  f"{status.get('exitstatus')}\n{tail}")
 
 
 def _short(e: Exception) -> str:

@@ -8,7 +8,6 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Api, Change, Run, Script
-from phoenix_remote.errors import ApiError
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import passwd_entry
 from phoenix_remote.steps.common import q
@@ -65,13 +64,9 @@ class AdminUser:
         if "password" in out:
             facts["password"] = {0: "matches", 1: "differs", 2: "unset", 3: "no user"}.get(
                 out["password"].code, "unknown")
-        try:
-            host.api.get(f"/access/users/{a.pve_userid}")
-            facts["pve_user"] = True
-        except ApiError as e:
-            if e.status != 500 or "no such user" not in e.message:
-                raise
-            facts["pve_user"] = False
+        # the list, not GET /access/users/{id}: PVE answers a missing user with a plain 500
+        facts["pve_user"] = any(u.get("userid") == a.pve_userid
+                                for u in host.api.get("/access/users"))
         facts["acl"] = [x for x in host.api.get("/access/acl")
                         if x["ugid"] == a.pve_userid and x["path"] == a.pve_acl_path]
         return facts

@@ -6,7 +6,7 @@ import difflib
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Run
-from phoenix_remote.errors import StepFailed
+from phoenix_remote.errors import StepRefused
 from phoenix_remote.host.shell import quote
 
 APT_ENV = ("env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a")
@@ -59,7 +59,7 @@ def dataset_mounts(cfg: HostConfig, items: list[tuple[str, str]], f: dict) -> li
                 continue  # created by zfs_datasets, earlier in the same apply
             pool = dataset.split("/")[0]
             have = [d for d in f["datasets"] if d.startswith(pool + "/")]
-            raise StepFailed(f"{what}: dataset {dataset} does not exist; {pool} has: "
+            raise StepRefused(f"{what}: dataset {dataset} does not exist; {pool} has: "
                              + (", ".join(have) or "no datasets"))
         if dataset not in f["dirs"]:
             mp = cfg.config.zfs.mountpoint(dataset)

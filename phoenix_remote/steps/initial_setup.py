@@ -7,7 +7,7 @@ from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, CommitNetwork, Run
-from phoenix_remote.errors import ProbeUnknown, StepFailed
+from phoenix_remote.errors import ProbeUnknown, StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
 from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, file_change, q
@@ -144,7 +144,7 @@ class InitialSetup:
         # the OpenSSH profile opens 22 only: another port needs its own rule
         names = (port, f"{port}/tcp") + (("OpenSSH", "ssh") if port == "22" else ())
         if not any(r in names for r in allow):
-            raise StepFailed(f"firewall.allow has no rule for SSH ({port}/tcp"
+            raise StepRefused(f"firewall.allow has no rule for SSH ({port}/tcp"
                              + (" or OpenSSH" if port == "22" else "") + "): "
                              "enabling ufw would lock this tool out; add one")
         active, rules = ufw_status(f["ufw"])

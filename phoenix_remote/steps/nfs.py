@@ -7,7 +7,7 @@ from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Script
-from phoenix_remote.errors import StepFailed
+from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, lines, ufw_status
 from phoenix_remote.steps.common import (
@@ -66,7 +66,7 @@ class Nfs:
         absent = [p for p in n.required_pools
                   if p not in f["pools"] and p not in enabled_pools(cfg)]
         if absent:
-            raise StepFailed(f"NFS needs the pool(s) {', '.join(absent)}, which are neither on "
+            raise StepRefused(f"NFS needs the pool(s) {', '.join(absent)}, which are neither on "
                              "the host nor enabled in zfs.pools")
         changes += dataset_mounts(cfg, [(f"NFS export {e.dataset}", e.dataset)
                                         for e in n.exports], f)

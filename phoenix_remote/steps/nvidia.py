@@ -11,7 +11,7 @@ from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Plan, Reboot, Run, Script
-from phoenix_remote.errors import StepFailed
+from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed
 from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, q
@@ -74,16 +74,16 @@ class Nvidia:
     def plan(self, f: dict, cfg: HostConfig) -> Plan:
         nv = cfg.config.nvidia
         if f["pve_major"] != nv.required_pve_major:
-            raise StepFailed(f"pveversion reports PVE {f['pve_major']}, the driver step "
+            raise StepRefused(f"pveversion reports PVE {f['pve_major']}, the driver step "
                              f"needs PVE {nv.required_pve_major}")
         if not f["debian"].startswith(f"{nv.required_debian_major}."):
-            raise StepFailed(f"/etc/debian_version is {f['debian']!r}, expected "
+            raise StepRefused(f"/etc/debian_version is {f['debian']!r}, expected "
                              f"{nv.required_debian_major}.x")
         if not f["gpu"]:
             if nv.when_no_gpu == "skip":
                 return Plan(notes=["no NVIDIA GPU (lspci): skipped as configured "
                                    "(nvidia.when_no_gpu=skip)"])
-            raise StepFailed("no NVIDIA GPU found by lspci; set nvidia.when_no_gpu to 'skip' "
+            raise StepRefused("no NVIDIA GPU found by lspci; set nvidia.when_no_gpu to 'skip' "
                              "for GPU-less hosts")
         if f["loaded"] and f["smi_ok"]:
             return Plan()

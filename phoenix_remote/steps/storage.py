@@ -8,7 +8,7 @@ from typing import Any
 from phoenix_remote.config.checks import storage_rules
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Api, Change
-from phoenix_remote.errors import StepFailed
+from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines
 from phoenix_remote.steps.zfs import enabled_pools
@@ -59,12 +59,12 @@ class Storage:
                                       (Api("POST", "/storage", params),)))
                 continue
             if have["type"] != want["type"]:
-                raise StepFailed(f"storage {sid} exists as type {have['type']}, the config "
+                raise StepRefused(f"storage {sid} exists as type {have['type']}, the config "
                                  f"wants {want['type']}: remove or rename it first")
             fixed = [k for k in rules[want["type"]]["fixed"] if str(have.get(k)) != str(want[k])]
             if fixed:
                 k = fixed[0]
-                raise StepFailed(f"storage {sid} has {k}={have.get(k)}, the config wants "
+                raise StepRefused(f"storage {sid} has {k}={have.get(k)}, the config wants "
                                  f"{want[k]}; PVE cannot change '{k}': remove the storage "
                                  "(pvesm remove) and rerun")
             update = {k: v for k, v in want.items()

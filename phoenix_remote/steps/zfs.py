@@ -8,7 +8,7 @@ from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Plan, Run
-from phoenix_remote.errors import ProbeUnknown, StepFailed
+from phoenix_remote.errors import ProbeUnknown, StepRefused
 from phoenix_remote.facts import drives as drive_facts
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import DriveFacts
@@ -93,23 +93,23 @@ class ZfsPools:
                 continue
             drives = cfg.drives.get(name, ())
             if len(drives) != pool.drive_count:
-                raise StepFailed(f"pool {name} needs {pool.drive_count} drive(s) in the "
+                raise StepRefused(f"pool {name} needs {pool.drive_count} drive(s) in the "
                                  f"inventory (drives.{name}), found {len(drives)}")
             actions: tuple = ()
             destroyed = []
             for d in drives:
                 info: DriveFacts = f["drives"][d.path]
                 if info.device is None:
-                    raise StepFailed(f"drive {d.path} for pool {name} does not exist on the "
+                    raise StepRefused(f"drive {d.path} for pool {name} does not exist on the "
                                      "host; check the by-id path (phoenix disks HOST)")
                 base = os.path.basename(d.path)
                 if base in f["status"] or os.path.basename(info.device) in f["status"]:
-                    raise StepFailed(f"drive {d.path} is already in use by another ZFS pool")
+                    raise StepRefused(f"drive {d.path} is already in use by another ZFS pool")
                 if info.holders or info.mounts:
-                    raise StepFailed(f"drive {d.path} for pool {name} is in use "
+                    raise StepRefused(f"drive {d.path} for pool {name} is in use "
                                      f"({info.describe()}); never wiped, even with wipe: true")
                 if info.dirty and not d.wipe:
-                    raise StepFailed(
+                    raise StepRefused(
                         f"drive {d.path} for pool {name} is not empty ({info.describe()}); "
                         "refusing to destroy it. Set wipe: true for this drive in the "
                         "inventory to allow it")
@@ -196,7 +196,7 @@ class ZfsDatasets:
                 for k, v in want.items():
                     value, source = have.get(k, ("?", "?"))
                     if k in CREATE_ONLY and value != v:
-                        raise StepFailed(f"dataset {path} has {k}={value}, the config wants {v}; "
+                        raise StepRefused(f"dataset {path} has {k}={value}, the config wants {v}; "
                                          f"ZFS sets {k} only at creation: recreate the dataset "
                                          "(after moving its data) or change the config")
                     if value != v or source != "local":
