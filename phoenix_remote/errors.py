@@ -7,9 +7,9 @@
     │   ├── CommandFailed        a remote command exited non-zero
     │   ├── HostKeyError         unknown or changed SSH host key
     │   └── LockBusy             another run holds the host's ledger lock
-    ├── ApiError                 the Proxmox API refused a call (carries PVE's message);
-    │   └── TaskFailed           status None: no HTTP answer (connection lost, timed out)
-    │                            a task (UPID) ended in error; carries its log's tail
+    ├── ApiError                 the Proxmox API refused a call (carries PVE's message;
+    │   │                        status None: no HTTP answer, e.g. the connection was lost)
+    │   └── TaskFailed           a task (UPID) ended in error; carries its log's tail
     ├── ProbeUnknown             a probe could not tell the state ("unknown" is not "absent")
     └── StepFailed               a step could not finish
         ├── StepRefused          the host is in a state the operator must fix first
