@@ -27,15 +27,16 @@ sys.path.insert(0, str(ROOT))
 from tests.integration.phoenix_run import make_inventory, phoenix  # noqa: E402
 from tests.sandbox import lab  # noqa: E402
 
-CGROUP = next((p for p in (Path("/sys/fs/cgroup/unified/phoenix-sandbox"),
-                           Path("/sys/fs/cgroup/phoenix-sandbox")) if p.exists()), None)
+CGROUPS = (Path("/sys/fs/cgroup/unified/phoenix-sandbox"), Path("/sys/fs/cgroup/phoenix-sandbox"))
 
 
 def host_cpu_s(names: list[str]) -> float:
-    """CPU seconds the hosts' cgroups have used so far (all their processes)."""
+    """CPU seconds the hosts' cgroups have used so far (all their processes). Looked up on
+    every call: the sandbox makes its cgroup when it starts."""
+    base = next(p for p in CGROUPS if p.exists())
     total = 0
     for name in names:
-        stat = (CGROUP / name / "cpu.stat").read_text() if CGROUP else ""
+        stat = (base / name / "cpu.stat").read_text()
         total += next((int(line.split()[1]) for line in stat.splitlines()
                        if line.startswith("usage_usec")), 0)
     return total / 1e6

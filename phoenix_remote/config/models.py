@@ -49,6 +49,7 @@ class Network(Frozen):
     gateway: str
     dns: str
     confirm_seconds: int = 90  # a new network setup is rolled back unless confirmed in time
+    domain: str | None = None  # DNS domain: /etc/hosts gets <address> <name>.<domain> <name>
 
     @property
     def ip(self) -> str:

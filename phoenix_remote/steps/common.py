@@ -18,6 +18,22 @@ def dpkg_query(packages) -> str:
             + quote(list(packages)) + " 2>/dev/null; true")
 
 
+def showmanual(packages) -> str:
+    """Which of these packages apt counts as installed by hand (read-only)."""
+    return "apt-mark showmanual " + quote(list(packages))
+
+
+def keep_manual(packages, installed: set[str], manual: set[str]) -> list[Change]:
+    """Packages the config names that are installed but marked automatic (pulled in as a
+    dependency): `apt autoremove` could take them. The original's unconditional
+    `apt-get install` marked them manual; this does the same, and only when needed."""
+    auto = [p for p in dict.fromkeys(packages) if p in installed and p not in manual]
+    if not auto:
+        return []
+    return [Change("packages kept (apt-mark manual)", "automatic: " + " ".join(auto),
+                   "manual", (Run(("apt-mark", "manual", *auto)),))]
+
+
 def apt_install(packages, update: bool = False) -> tuple[Run, ...]:
     actions: tuple[Run, ...] = ()
     if update:

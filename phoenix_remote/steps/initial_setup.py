@@ -10,7 +10,15 @@ from phoenix_remote.engine.types import Change, CommitNetwork, Run
 from phoenix_remote.errors import ProbeUnknown, StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
-from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, file_change, q
+from phoenix_remote.steps.common import (
+    APT_ENV,
+    apt_install,
+    dpkg_query,
+    file_change,
+    keep_manual,
+    q,
+    showmanual,
+)
 
 
 def logrotate_text(cfg: HostConfig) -> str:
@@ -23,6 +31,29 @@ def interfaces_text(cfg: HostConfig) -> str:
     n = cfg.config.network
     return (f"auto {n.interface}\niface {n.interface} inet static\n    address {n.address}\n"
             f"    gateway {n.gateway}\n    dns-nameservers {n.dns}\n")
+
+
+def hosts_text(current: str, ip: str, hostname: str, domain: str | None) -> tuple[str, str]:
+    """/etc/hosts with the node's name on its own address, as the PVE installer writes it
+    (`<address> <fqdn> <hostname>`): pve-cluster and the node certificates need the name to
+    resolve to a non-loopback address. Lines giving the name another address, the address
+    another name, and Debian's 127.0.1.1 line are dropped; everything else stays.
+    Returns (the text, the node's line)."""
+    names = {hostname} | ({f"{hostname}.{domain}"} if domain else set())
+    want = f"{ip} {hostname}.{domain} {hostname}" if domain else f"{ip} {hostname}"
+    out, found = [], None
+    for line in current.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            out.append(line)
+        elif fields[0] == ip and names <= set(fields[1:]) and found is None:
+            found = line
+            out.append(line)
+        elif fields[0] not in (ip, "127.0.1.1") and not names & set(fields[1:]):
+            out.append(line)  # 127.0.1.1 only ever names this machine: its old name
+    if found is None:
+        out.append(want)
+    return "\n".join(out) + "\n", found or want
 
 
 def ufw_rule(rule: str) -> tuple[str, str]:
@@ -50,6 +81,7 @@ class InitialSetup:
             "upgradable": "apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= "
                           "-o Dir::Cache::srcpkgcache= dist-upgrade",
             "pkgs": dpkg_query(pkgs),
+            "manual": showmanual(pkgs),
             "smbd": "command -v smbd",
             "timezone": "timedatectl show -p Timezone --value",
             "ntp_enabled": f"systemctl is-enabled {q(c.time.ntp_service)}",
@@ -75,6 +107,7 @@ class InitialSetup:
             "upgradable_n": sum(line.startswith("Inst ")
                                 for line in text["upgradable"].splitlines()),
             "installed": dpkg_installed(text["pkgs"]),
+            "manual": set(text["manual"].split()),
             "has_smbd": out["smbd"].ok,
             "timezone": text["timezone"], "ntp_enabled": text["ntp_enabled"],
             "ntp_active": text["ntp_active"], "hostname": text["hostname"],
@@ -125,6 +158,8 @@ class InitialSetup:
         if want:
             changes.append(Change("packages", "missing: " + " ".join(want), "installed",
                                   apt_install(want)))
+        changes += keep_manual([*c.base_packages, *c.samba_packages, c.time.ntp_package,
+                                c.firewall.package], f["installed"], f["manual"])
         if f["timezone"].strip() != c.time.timezone:
             changes.append(Change("timezone", f["timezone"].strip() or "unknown",
                                   c.time.timezone,
@@ -166,14 +201,9 @@ class InitialSetup:
         if f["hostname"].strip() != n.hostname:
             changes.append(Change("hostname", f["hostname"].strip(), n.hostname,
                                   (Run(("hostnamectl", "set-hostname", n.hostname)),)))
-        if not any(n.hostname in line.split() for line in f["hosts"].splitlines()
-                   if not line.lstrip().startswith("#")):
-            text = f["hosts"] + ("" if f["hosts"].endswith("\n") else "\n") + \
-                f"127.0.1.1 {n.hostname}\n"
-            ch = file_change("/etc/hosts", f["hosts"], text)
-            assert ch is not None
-            changes.append(Change("/etc/hosts entry", f"no line for {n.hostname}",
-                                  f"127.0.1.1 {n.hostname}", ch.actions))
+        text, line = hosts_text(f["hosts"], n.ip, n.hostname, n.domain)
+        if ch := file_change("/etc/hosts", f["hosts"], text):
+            changes.append(Change("/etc/hosts entry", ch.before, line, ch.actions))
         iface = file_change(self.iface_file(cfg), f["iface"], interfaces_text(cfg))
         if iface:
             moves = n.ip != cfg.address

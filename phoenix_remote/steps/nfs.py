@@ -14,7 +14,9 @@ from phoenix_remote.steps.common import (
     apt_install,
     dataset_mounts,
     dpkg_query,
+    keep_manual,
     q,
+    showmanual,
     validated_file,
 )
 from phoenix_remote.steps.zfs import enabled_pools
@@ -39,7 +41,7 @@ class Nfs:
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         n = cfg.config.nfs
-        return {"pkgs": dpkg_query(n.packages),
+        return {"pkgs": dpkg_query(n.packages), "manual": showmanual(n.packages),
                              "pools": "zpool list -H -o name",
                              "datasets": "zfs list -H -o name -t filesystem",
                              "exports": f"cat {EXPORTS}",
@@ -50,7 +52,8 @@ class Nfs:
                                                 for e in n.exports) or "true"}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"installed": dpkg_installed(out["pkgs"].text), "pools": lines(out["pools"].text),
+        return {"installed": dpkg_installed(out["pkgs"].text),
+                "manual": set(out["manual"].text.split()), "pools": lines(out["pools"].text),
                 "datasets": lines(out["datasets"].text),
                 "exports": out["exports"].text if out["exports"].ok else None,
                 "active": out["active"].text, "ufw": out["ufw"].text,
@@ -63,6 +66,7 @@ class Nfs:
         if missing:
             changes.append(Change("NFS packages", "missing: " + " ".join(missing), "installed",
                                   apt_install(missing, update=True)))
+        changes += keep_manual(n.packages, f["installed"], f["manual"])
         absent = [p for p in n.required_pools
                   if p not in f["pools"] and p not in enabled_pools(cfg)]
         if absent:

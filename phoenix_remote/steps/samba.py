@@ -11,7 +11,15 @@ from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
-from phoenix_remote.steps.common import apt_install, dataset_mounts, dpkg_query, q, validated_file
+from phoenix_remote.steps.common import (
+    apt_install,
+    dataset_mounts,
+    dpkg_query,
+    keep_manual,
+    q,
+    showmanual,
+    validated_file,
+)
 from phoenix_remote.steps.ntlm import nt_hash
 
 SMB_CONF = "/etc/samba/smb.conf"
@@ -42,6 +50,7 @@ class Samba:
         s, z = cfg.config.samba, cfg.config.zfs
         return {
             "pkgs": dpkg_query([*s.packages, "samba-common-bin"]),
+            "manual": showmanual(s.packages),
             "user": f"getent passwd {q(s.user)}",
             "pdb": "pdbedit -L -w",
             "conf": f"cat {SMB_CONF}",
@@ -54,7 +63,8 @@ class Samba:
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         s = cfg.config.samba
-        return {"installed": dpkg_installed(out["pkgs"].text), "user": out["user"].ok,
+        return {"installed": dpkg_installed(out["pkgs"].text),
+                "manual": set(out["manual"].text.split()), "user": out["user"].ok,
                 "hash": pdbedit_hash(out["pdb"].text, s.user),
                 "conf": out["conf"].text if out["conf"].ok else None,
                 "datasets": lines(out["datasets"].text), "dirs": lines(out["dirs"].text),
@@ -67,6 +77,7 @@ class Samba:
         if not any(p in f["installed"] for p in s.packages):
             changes.append(Change("Samba packages", "not installed", " ".join(s.packages),
                                   apt_install(s.packages, update=True)))
+        changes += keep_manual(s.packages, f["installed"], f["manual"])
         if not f["user"]:
             changes.append(Change(f"SMB system user {s.user}", "missing",
                                   "system account, no login, no home",

@@ -13,7 +13,7 @@ from phoenix_remote.facts import drives as drive_facts
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import DriveFacts
 from phoenix_remote.facts.parsers import dpkg_installed, lines, zfs_props
-from phoenix_remote.steps.common import apt_install, dpkg_query
+from phoenix_remote.steps.common import apt_install, dpkg_query, keep_manual, showmanual
 
 
 class ZfsUtils:
@@ -24,15 +24,17 @@ class ZfsUtils:
         return {"package": cfg.config.zfs.package}
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
-        return {"pkgs": dpkg_query([cfg.config.zfs.package])}
+        return {"pkgs": dpkg_query([cfg.config.zfs.package]),
+                "manual": showmanual([cfg.config.zfs.package])}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"installed": dpkg_installed(out["pkgs"].text)}
+        return {"installed": dpkg_installed(out["pkgs"].text),
+                "manual": set(out["manual"].text.split())}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
         pkg = cfg.config.zfs.package
         if pkg in f["installed"]:
-            return []
+            return keep_manual([pkg], f["installed"], f["manual"])
         return [Change(f"package {pkg}", "not installed", "installed",
                        apt_install([pkg], update=True))]
 
