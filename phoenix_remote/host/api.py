@@ -149,6 +149,10 @@ class PveClient:
         key, placeholders = match(_OPERATIONS, method, path)
         if key is None:
             raise PhoenixError(f"{method} {path} is not a PVE 8.4 API method")
+        if not _OPERATIONS[key].get("allowtoken", 1) and self.cfg.api.token_id:
+            raise ApiError(None, f"{method} {path} cannot be called with an API token (PVE "
+                                 "allows only a user's ticket there); give this host api.user "
+                                 "and api.password")
         errors = validate(_OPERATIONS[key], {**clean, **placeholders})
         if errors:  # refuse before sending: the same answer PVE would give
             raise ApiError(400, f"{method} {path}: Parameter verification failed.", errors)
@@ -179,6 +183,21 @@ class PveClient:
                 raise ApiError(None, f"{self.host.name}: connection lost during {method} "
                                   f"{path}: {_short(e)}") from None
             raise Transient(f"{method} {path}: {_short(e)}") from None
+
+    def login_works(self, userid: str, password: str) -> bool:
+        """Whether PVE accepts this user's password: a ticket request over the verified
+        TLS connection (the secret in the POST body only). No retry: a refusal is the
+        answer, not a transient fault."""
+        try:
+            r = requests.post(f"https://{self._address}:{self._port}/api2/json/access/ticket",
+                              data={"username": userid, "password": password},
+                              verify=self._verify(), timeout=self.cfg.api.timeout)
+        except requests.exceptions.RequestException as e:
+            raise ApiError(None, f"{self.host.name}: login check for {userid} got no "
+                                 f"answer: {_short(e)}") from None
+        if r.status_code in (200, 401):
+            return r.status_code == 200
+        raise ApiError(r.status_code, f"login check for {userid}: {r.reason}")
 
     def wait_task(self, upid: str, timeout: float = 600.0) -> None:
         deadline = time.monotonic() + timeout

@@ -69,6 +69,11 @@ class AdminUser:
                                 for u in host.api.get("/access/users"))
         facts["acl"] = [x for x in host.api.get("/access/acl")
                         if x["ugid"] == a.pve_userid and x["path"] == a.pve_acl_path]
+        secret = cfg.secrets.get(a.password_secret or "")
+        facts["pve_password"] = "unknown"
+        if facts["pve_user"] and secret:
+            ok = host.api.login_works(a.pve_userid, secret.reveal())
+            facts["pve_password"] = "matches" if ok else "differs"
         return facts
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
@@ -92,6 +97,10 @@ class AdminUser:
                 params["password"] = secret
             changes.append(Change(f"Proxmox user {a.pve_userid}", "missing", "created",
                                   (Api("POST", "/access/users", params),)))
+        elif secret and f["pve_password"] == "differs":
+            changes.append(Change(f"Proxmox password of {a.pve_userid}", "differs", "set (***)",
+                                  (Api("PUT", "/access/password",
+                                       {"userid": a.pve_userid, "password": secret}),)))
         if not any(x["roleid"] == a.pve_role for x in f["acl"]):
             changes.append(Change(f"ACL {a.pve_acl_path} for {a.pve_userid}", "none",
                                   f"{a.pve_role} (propagate)",

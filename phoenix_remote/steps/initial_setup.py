@@ -201,9 +201,6 @@ class InitialSetup:
         if f["hostname"].strip() != n.hostname:
             changes.append(Change("hostname", f["hostname"].strip(), n.hostname,
                                   (Run(("hostnamectl", "set-hostname", n.hostname)),)))
-        text, line = hosts_text(f["hosts"], n.ip, n.hostname, n.domain)
-        if ch := file_change("/etc/hosts", f["hosts"], text):
-            changes.append(Change("/etc/hosts entry", ch.before, line, ch.actions))
         iface = file_change(self.iface_file(cfg), f["iface"], interfaces_text(cfg))
         if iface:
             moves = n.ip != cfg.address
@@ -212,4 +209,8 @@ class InitialSetup:
                                   + (f" (host moves from {cfg.address})" if moves else ""),
                                   (CommitNetwork(self.iface_file(cfg), interfaces_text(cfg),
                                                  n.interface, n.ip, n.confirm_seconds),)))
+        # after the network change: if that is rolled back, /etc/hosts still fits the host
+        text, line = hosts_text(f["hosts"], n.ip, n.hostname, n.domain)
+        if ch := file_change("/etc/hosts", f["hosts"], text):
+            changes.append(Change("/etc/hosts entry", ch.before, line, ch.actions))
         return changes

@@ -218,6 +218,11 @@ def snapshot(upper: Path) -> dict[str, str]:
 
 def test_drift_is_named_by_verify_and_repaired_by_apply(fleet, work):
     host = fleet[1]
+
+    def root_api():  # type: ignore[no-untyped-def]
+        from proxmoxer import ProxmoxAPI
+        return ProxmoxAPI(host.address, user="root@pam", verify_ssl=host.info["ca_file"],
+                          password=open(host.info["root_password_file"]).read().strip())
     inv = make_inventory(work, hosts=[host.name])
     host.ssh("zfs set compression=off quickOS/vm-disks")
     host.ssh("pvesm remove shared-iso")
@@ -226,6 +231,7 @@ def test_drift_is_named_by_verify_and_repaired_by_apply(fleet, work):
              "open(p,'w').write(s)\nEOF")
     host.ssh("echo '/srv 192.0.2.0/24(rw)' >> /etc/exports")
     host.ssh("sed -i '/admin_id_ed25519/d' /home/heads/.ssh/authorized_keys")
+    root_api().access.password.put(userid="heads@pve", password="Changed-By-Hand-1!")
     upper = lab.HOSTS / host.name / "upper"
     before = snapshot(upper)
     verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
@@ -242,9 +248,14 @@ def test_drift_is_named_by_verify_and_repaired_by_apply(fleet, work):
     assert "/etc/samba/smb.conf" in changes["samba"]
     assert "/etc/exports" in changes["nfs"]
     assert "SSH key of heads" in changes["admin_user"]
+    assert "Proxmox password of heads@pve" in changes["admin_user"]
     apply = phoenix("apply", inventory=inv, tmp=work)
     assert apply.returncode == 0, apply.stdout[-3000:]
     assert phoenix("verify", inventory=inv, tmp=work).returncode == 0
+    # the secret logs in again (an independent client asks PVE for a ticket)
+    from proxmoxer import ProxmoxAPI
+    ProxmoxAPI(host.address, user="heads@pve", password=SENTINEL_ADMIN,
+               verify_ssl=host.info["ca_file"]).version.get()
     assert host.ssh("zfs get -H -o value compression quickOS/vm-disks").stdout == "lz4\n"
     backups = host.ssh("ls /etc/samba/ /etc/").stdout
     assert "smb.conf.phoenix.bak." in backups and "exports.bak." in backups

@@ -45,6 +45,7 @@ ROUTES = {
     "GET /access/users": ps.users_list, "POST /access/users": ps.user_create,
     "GET /access/users/{userid}": ps.user_get, "PUT /access/users/{userid}": ps.user_update,
     "DELETE /access/users/{userid}": ps.user_delete,
+    "PUT /access/password": ps.change_password,
     "GET /access/acl": ps.acl_list, "PUT /access/acl": ps.acl_modify,
     "GET /access/roles": ps.roles_list,
     "GET /access/users/{userid}/token": ps.token_list,

@@ -344,6 +344,18 @@ def user_update(p):
                 u[k] = int(v) if k in ("enable", "expire") else v
 
 
+def change_password(p):
+    """PUT /access/password: pve realm users' passwords live here; a pam user's would be
+    /etc/shadow's (not changed through the sandbox API)."""
+    name, _, realm = p["userid"].partition("@")
+    if realm != "pve":
+        raise Fail(500, f"change password failed: realm '{realm}' not handled here")
+    with State() as s:
+        if p["userid"] not in s["users"]:
+            raise Fail(500, f"change password failed: no such user ('{p['userid']}')")
+    set_password(p["userid"], p["password"])
+
+
 def user_delete(p):
     with State() as s:
         if p["userid"] not in s["users"]:
