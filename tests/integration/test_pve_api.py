@@ -176,3 +176,43 @@ def test_faults_on_demand(api, faults, sandbox):
     assert status["exitstatus"] == "zpool create failed: sandbox fault"
     log = [x["t"] for x in api2.nodes(node).tasks(upid).log.get()]
     assert log[-1] == "TASK ERROR: zpool create failed: sandbox fault"
+
+
+def test_pve_cli_idioms_of_the_original_scripts(sandbox):
+    """pvesm/pveum parse options as PVE's CLI does: single dash, unique prefixes, booleans
+    alone; unknown or ambiguous options are refused with PVE's words."""
+    host = sandbox[0]
+    host.ssh("pvesm remove phx-cli 2>/dev/null; pveum user delete cli@pve 2>/dev/null; true")
+    try:
+        host.ssh("pvesm add dir phx-cli -path /srv/phx-cli -content iso")
+        assert not host.ssh("test -d /srv/phx-cli", check=False).returncode  # created
+        host.ssh("pvesm set phx-cli --content=iso,vztmpl -dis")  # a unique prefix, a bare boolean
+        section = host.ssh("sed -n '/^dir: phx-cli/,/^$/p' /etc/pve/storage.cfg").stdout
+        # PVE's order: header, disable, the fixed option, then the optional ones sorted
+        assert section.strip().splitlines() == ["dir: phx-cli", "\tdisable", "\tpath /srv/phx-cli",
+                                        "\tcontent iso,vztmpl"], section
+        for bad, words in (("-pth /x", "Unknown option: pth"),
+                           ("-c iso", "Option c is ambiguous")):
+            r = host.ssh(f"pvesm add dir phx-bad -path /srv/b {bad}", check=False)
+            assert r.returncode == 255 and words in r.stderr, r.stderr
+            assert "400 unable to parse option" in r.stderr
+        host.ssh("pveum user add cli@pve -comment 'from the original'")
+        host.ssh("pveum acl modify / -user cli@pve -role Administrator")
+        assert "cli@pve" in host.ssh("pveum acl list").stdout
+    finally:
+        host.ssh("pvesm remove phx-cli; pveum user delete cli@pve; rm -rf /srv/phx-cli",
+                 check=False)
+
+
+def test_storage_cfg_order_does_not_depend_on_the_request(api, sandbox):
+    host = sandbox[0]
+    try:
+        api.storage.post(storage="phx-order", type="dir", shared=1, content="backup,iso",
+                         path="/srv/phx-order", **{"create-base-path": 1})
+        section = host.ssh("sed -n '/^dir: phx-order/,/^$/p' /etc/pve/storage.cfg").stdout
+        assert section.strip().splitlines() == ["dir: phx-order", "\tpath /srv/phx-order",
+                                        "\tcontent backup,iso", "\tcreate-base-path 1",
+                                        "\tshared 1"], section
+    finally:
+        api.storage("phx-order").delete()
+        host.ssh("rm -rf /srv/phx-order", check=False)

@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """pvesm / pveum for sandbox hosts: the same state and checks as the host's API, so scripts
 written for a real PVE node run unchanged. Supported: pvesm add|set|remove|status|config,
-pveum user add|list|delete|token add, pveum acl modify|list (options as --key value)."""
+pveum user add|list|delete|token add, pveum acl modify|list.
+
+Options are read as PVE's CLI handler reads them (Getopt::Long through
+PVE::JSONSchema::get_options): `-name value` or `--name value` or `--name=value`, any
+unique prefix of a name, booleans alone meaning 1; an unknown or ambiguous option is
+refused with Getopt::Long's warning and PVE's "400 unable to parse option"."""
 
 import json
 import os
@@ -14,21 +19,42 @@ import pvestate as ps  # noqa: E402
 OPS = pveschema.load_operations()
 
 
-def options(args):
+def options(args, key, positional=()):
+    """(options, the other words) for the API operation `key`, as the PVE CLI parses them."""
+    props = OPS[key].get("parameters", {}).get("properties", {})
+    names = sorted(n for n in props if n not in positional)
     out, rest, i = {}, [], 0
     while i < len(args):
         a = args[i]
-        if a.startswith("--"):
-            key = a[2:]
-            if "=" in key:
-                key, value = key.split("=", 1)
-            elif i + 1 < len(args) and not args[i + 1].startswith("--"):
-                value, i = args[i + 1], i + 1
-            else:
-                value = "1"
-            out[key] = value
-        else:
+        if not a.startswith("-") or a in ("-", "--"):
             rest.append(a)
+            i += 1
+            continue
+        word, eq, value = a.lstrip("-").partition("=")
+        matches = [n for n in names if n == word] or [n for n in names if n.startswith(word)]
+        if len(matches) != 1:
+            what = (f"Option {word} is ambiguous ({', '.join(matches)})" if matches
+                    else f"Unknown option: {word}")
+            print(what, file=sys.stderr)
+            print("400 unable to parse option", file=sys.stderr)
+            raise SystemExit(255)
+        name = matches[0]
+        boolean = props[name].get("type") == "boolean"
+        if not eq:
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if boolean and (nxt is None or nxt not in ("0", "1", "yes", "no", "on", "off",
+                                                       "true", "false")):
+                value = "1"
+            elif nxt is None:
+                print(f"Option {name} requires an argument", file=sys.stderr)
+                print("400 unable to parse option", file=sys.stderr)
+                raise SystemExit(255)
+            else:
+                value, i = nxt, i + 1
+        if boolean:
+            value = {"yes": "1", "on": "1", "true": "1", "no": "0", "off": "0",
+                     "false": "0"}.get(value, value)
+        out[name] = value
         i += 1
     return out, rest
 
@@ -46,9 +72,30 @@ def call(key, handler, params):
         raise SystemExit(255) from None
 
 
+PVESM = {"add": ("POST /storage", ("type", "storage")),
+         "set": ("PUT /storage/{storage}", ("storage",)),
+         "remove": ("DELETE /storage/{storage}", ("storage",)),
+         "delete": ("DELETE /storage/{storage}", ("storage",)),
+         "status": ("GET /nodes/{node}/storage", ("node",)),
+         "config": ("GET /storage/{storage}", ("storage",))}
+PVEUM = {("user", "add"): ("POST /access/users", ("userid",)),
+         ("useradd",): ("POST /access/users", ("userid",)),
+         ("user", "list"): ("GET /access/users", ()),
+         ("user", "delete"): ("DELETE /access/users/{userid}", ("userid",)),
+         ("user", "token"): ("POST /access/users/{userid}/token/{tokenid}",
+                             ("userid", "tokenid")),
+         ("acl", "modify"): ("PUT /access/acl", ("path",)),
+         ("aclmod",): ("PUT /access/acl", ("path",)),
+         ("acl", "list"): ("GET /access/acl", ())}
+
+
 def pvesm(args):
-    opts, rest = options(args)
-    cmd = rest[0] if rest else "help"
+    cmd = next((a for a in args if not a.startswith("-")), "help")
+    key, positional = PVESM.get(cmd, (None, ()))
+    if key is None:
+        print("USAGE: pvesm <add|set|remove|status|config> ...", file=sys.stderr)
+        return 255
+    opts, rest = options(args, key, positional)
     if cmd == "add":
         call("POST /storage", ps.storage_create, {"type": rest[1], "storage": rest[2], **opts})
     elif cmd == "set":
@@ -77,7 +124,13 @@ def pvesm(args):
 
 
 def pveum(args):
-    opts, rest = options(args)
+    words_only = [a for a in args if not a.startswith("-")]
+    entry = PVEUM.get(tuple(words_only[:2])) or PVEUM.get(tuple(words_only[:1]))
+    if entry is None:
+        print("USAGE: pveum <user add|list|delete|token add|acl modify|list> ...",
+              file=sys.stderr)
+        return 255
+    opts, rest = options(args, *entry)
     words = rest[:2]
     if words == ["user", "add"] or words == ["useradd"]:
         call("POST /access/users", ps.user_create, {"userid": rest[2], **opts})

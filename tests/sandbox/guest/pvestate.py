@@ -77,9 +77,7 @@ def render(data):
     os.makedirs(ETC_PVE, exist_ok=True)
     lines = []
     for sid, cfg in data["storage"].items():
-        lines.append(f"{cfg['type']}: {sid}")
-        lines += [f"\t{k} {v}" for k, v in cfg.items() if k != "type"]
-        lines.append("")
+        lines += section_lines(sid, cfg)
     _write(os.path.join(ETC_PVE, "storage.cfg"), "\n".join(lines))
     users = []
     for uid, u in data["users"].items():
@@ -93,6 +91,24 @@ def render(data):
     for a in data["acl"]:
         users.append(f"acl:{a['propagate']}:{a['path']}:{a['ugid']}:{a['roleid']}:")
     _write(os.path.join(ETC_PVE, "user.cfg"), "\n".join(users) + "\n")
+
+
+def section_lines(sid, cfg):
+    """One storage.cfg section in PVE::SectionConfig::write_config's order: the header,
+    comment, `disable` (a bare flag), the type's non-optional options sorted, then the
+    optional ones sorted; nothing else depends on the order the options were given in."""
+    rules = TYPES.get(cfg["type"], {"fixed": []})
+    out = [f"{cfg['type']}: {sid}"]
+    if cfg.get("comment"):
+        out.append(f"\tcomment {cfg['comment']}")
+    if str(cfg.get("disable", "0")) not in ("0", ""):
+        out.append("\tdisable")
+    rest = [k for k in cfg if k not in ("type", "comment", "disable")]
+    for k in sorted(k for k in rest if k in rules["fixed"]):
+        out.append(f"\t{k} {cfg[k]}")
+    for k in sorted(k for k in rest if k not in rules["fixed"]):
+        out.append(f"\t{k} {cfg[k]}")
+    return out + [""]
 
 
 def _write(path, text):
@@ -170,6 +186,11 @@ def storage_create(p):
         if not __import__("re").match(r"^/[-/a-zA-Z0-9_.@]+$", cfg["path"]):
             raise Fail(500, f"illegal path for directory storage: {cfg['path']}")
         cfg["path"] = cfg["path"].rstrip("/") or "/"
+        # PVE 8 activates a new storage on its node; a dir storage's path is created then
+        # unless create-base-path (or the older mkdir) is 0
+        if not os.path.isdir(cfg["path"]) and cfg.get("create-base-path", "1") != "0" \
+                and cfg.get("mkdir", "1") != "0":
+            os.makedirs(cfg["path"], exist_ok=True)
     if kind == "zfspool" and "mountpoint" not in cfg:
         zfs = sbstate.load("zfs.json")
         if cfg["pool"] in zfs.get("datasets", {}):
