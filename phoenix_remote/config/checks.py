@@ -63,6 +63,19 @@ def config_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
             out.append(_undefined(src, f"{where}.dataset", export.dataset))
         out += _export_option_problems(export.options, f"{where}.options", src)
     out += _export_option_problems(cfg.nfs.default_options, "$.nfs.default_options", src)
+    exported = {e.dataset for e in cfg.nfs.exports}
+    for dataset in cfg.storage.dataset_map:
+        if cfg.storage.type_and_content(dataset)[0] != "nfs":
+            continue
+        where = f"$.storage.dataset_map[{dataset!r}]"
+        if dataset not in exported:
+            out.append(Problem(src, where, f"{dataset} is an NFS storage but not exported; add "
+                                           f'{{"dataset": "{dataset}"}} to $.nfs.exports'))
+        if ipaddress.ip_address(cfg.network.ip) not in ipaddress.ip_network(cfg.nfs.subnet,
+                                                                             strict=False):
+            out.append(Problem(src, where, f"the NFS storage is served from this host's "
+                                           f"address {cfg.network.ip}, which is outside "
+                                           f"nfs.subnet {cfg.nfs.subnet}"))
     for i, required in enumerate(cfg.nfs.required_pools):
         if required not in cfg.zfs.pools:
             out.append(Problem(src, f"$.nfs.required_pools[{i}]",
@@ -115,9 +128,7 @@ def _storage_problems(cfg: HypervisorConfig, datasets: set[str], src: str) -> li
                 out.append(Problem(src, where,
                                    f"content {c!r} is not allowed for a {kind} storage; PVE "
                                    f"allows {', '.join(rules[kind]['content_allowed'])}"))
-        sid = Storage.storage_id(dataset)
-        if kind == "nfs":
-            sid = f"nfs-{dataset.replace('/', '-')}"
+        sid = Storage.nfs_storage_id(dataset) if kind == "nfs" else Storage.storage_id(dataset)
         if not PVE_ID.match(sid):
             out.append(Problem(src, where, f"derived storage id {sid!r} is not a valid PVE id"))
         if sid in ids:

@@ -136,6 +136,11 @@ class Storage(Frozen):
         pool, _, rest = dataset_path.partition("/")
         return rest.replace("/", "-")
 
+    @staticmethod
+    def nfs_storage_id(dataset_path: str) -> str:
+        """`storageNFS/media` -> `nfs-storageNFS-media` (the original's NFS naming)."""
+        return "nfs-" + dataset_path.replace("/", "-")
+
 
 class NfsExport(Frozen):
     dataset: str

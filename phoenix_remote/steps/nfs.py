@@ -1,5 +1,6 @@
 """Step 8, phoenix_setup_nfs.sh: NFS server packages, /etc/exports from the configured
-export list (validated by exportfs, restored on failure), firewall rule for the subnet."""
+export list (validated by exportfs, restored on failure), firewall rule for the subnet, and
+the Proxmox NFS storages for datasets typed `nfs` (served by this host, through the API)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from phoenix_remote.steps.common import (
     showmanual,
     validated_file,
 )
+from phoenix_remote.steps.storage import nfs_desired, storage_changes
 from phoenix_remote.steps.zfs import enabled_pools
 
 EXPORTS = "/etc/exports"
@@ -57,7 +59,10 @@ class Nfs:
                 "datasets": lines(out["datasets"].text),
                 "exports": out["exports"].text if out["exports"].ok else None,
                 "active": out["active"].text, "ufw": out["ufw"].text,
-                "dirs": lines(out["dirs"].text)}
+                "dirs": lines(out["dirs"].text),
+                # the API only when this host serves NFS storages to PVE
+                "storage": {s["storage"]: s for s in host.api.get("/storage")}
+                if nfs_desired(cfg) else {}}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
         n = cfg.config.nfs
@@ -86,4 +91,6 @@ class Nfs:
                                           f"{{ ufw allow from {q(n.subnet)} to any port 111 && "
                                           f"ufw allow from {q(n.subnet)} to any port 2049; }}",
                                           "ufw allow nfs"),)))
+        # last: PVE mounts an NFS storage when it is added, so its export must exist first
+        changes += storage_changes(nfs_desired(cfg), f["storage"])
         return changes

@@ -14,6 +14,24 @@ from phoenix_remote.facts.parsers import lines
 from phoenix_remote.steps.zfs import enabled_pools
 
 
+def nfs_desired(cfg: HostConfig) -> dict[str, dict]:
+    """The NFS storages PVE should hold: one per dataset typed `nfs` in an enabled pool,
+    served by this host from its address in nfs.subnet (the NFS step registers them once
+    its exports are in place; validation makes sure each such dataset is exported)."""
+    z, s = cfg.config.zfs, cfg.config.storage
+    out = {}
+    for dataset in s.dataset_map:
+        kind, content = s.type_and_content(dataset)
+        if kind != "nfs" or dataset.split("/")[0] not in enabled_pools(cfg):
+            continue
+        sid = s.nfs_storage_id(dataset)
+        out[sid] = {"type": "nfs", "server": cfg.config.network.ip,
+                    "export": z.mountpoint(dataset), "path": f"{s.nfs_mount_base}/{sid}",
+                    "options": s.nfs_mount_options, "content": ",".join(sorted(content)),
+                    "disable": 0}
+    return out
+
+
 def desired(cfg: HostConfig) -> dict[str, dict]:
     """storage id -> the definition PVE should hold (zfspool and dir types; nfs is the NFS
     step's)."""
@@ -49,31 +67,37 @@ class Storage:
                 "storage": {s["storage"]: s for s in host.api.get("/storage")}}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
-        rules = storage_rules()
-        changes = []
-        for sid, want in desired(cfg).items():
-            have = f["storage"].get(sid)
-            if have is None:
-                params = {"storage": sid, **want}
-                changes.append(Change(f"storage {sid}", "missing", _show(want),
-                                      (Api("POST", "/storage", params),)))
-                continue
-            if have["type"] != want["type"]:
-                raise StepRefused(f"storage {sid} exists as type {have['type']}, the config "
-                                 f"wants {want['type']}: remove or rename it first")
-            fixed = [k for k in rules[want["type"]]["fixed"] if str(have.get(k)) != str(want[k])]
-            if fixed:
-                k = fixed[0]
-                raise StepRefused(f"storage {sid} has {k}={have.get(k)}, the config wants "
-                                 f"{want[k]}; PVE cannot change '{k}': remove the storage "
-                                 "(pvesm remove) and rerun")
-            update = {k: v for k, v in want.items()
-                      if k not in ("type", *rules[want["type"]]["fixed"])
-                      and _norm(k, have.get(k)) != _norm(k, v)}
-            if update:
-                changes.append(Change(f"storage {sid}", _show({k: have.get(k) for k in update}),
-                                      _show(update), (Api("PUT", f"/storage/{sid}", update),)))
-        return changes
+        return storage_changes(desired(cfg), f["storage"])
+
+
+def storage_changes(wanted: dict[str, dict], storages: dict[str, dict]) -> list[Change]:
+    """Create what is missing, update what differs (PUT only the changed options), refuse
+    what PVE cannot change (type, fixed options) with the fix."""
+    rules = storage_rules()
+    changes = []
+    for sid, want in wanted.items():
+        have = storages.get(sid)
+        if have is None:
+            params = {"storage": sid, **want}
+            changes.append(Change(f"storage {sid}", "missing", _show(want),
+                                  (Api("POST", "/storage", params),)))
+            continue
+        if have["type"] != want["type"]:
+            raise StepRefused(f"storage {sid} exists as type {have['type']}, the config "
+                             f"wants {want['type']}: remove or rename it first")
+        fixed = [k for k in rules[want["type"]]["fixed"] if str(have.get(k)) != str(want[k])]
+        if fixed:
+            k = fixed[0]
+            raise StepRefused(f"storage {sid} has {k}={have.get(k)}, the config wants "
+                             f"{want[k]}; PVE cannot change '{k}': remove the storage "
+                             "(pvesm remove) and rerun")
+        update = {k: v for k, v in want.items()
+                  if k not in ("type", *rules[want["type"]]["fixed"])
+                  and _norm(k, have.get(k)) != _norm(k, v)}
+        if update:
+            changes.append(Change(f"storage {sid}", _show({k: have.get(k) for k in update}),
+                                  _show(update), (Api("PUT", f"/storage/{sid}", update),)))
+    return changes
 
 
 def _norm(key: str, value) -> str:

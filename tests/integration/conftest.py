@@ -70,6 +70,8 @@ def fresh_host(sandbox) -> SandboxHost:
     lab.purge(i)
     lab.seed_disk(i)
     lab.boot([i])
+    # its new host key (and CA) must reach .sandbox/inventory.yaml, which tests copy
+    lab.write_state(lab.describe(list(range(1, N_HOSTS + 1))))
     return SandboxHost(i, lab.describe([i])[0])
 
 
