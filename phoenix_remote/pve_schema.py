@@ -9,6 +9,7 @@ Messages follow PVE::JSONSchema. Standard library only: it also runs inside sand
 import json
 import os
 import re
+from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 
@@ -80,10 +81,12 @@ def check_format(fmt, value):
     if fmt == "pve-storage-server" and not (IPV4.match(value) or DNS.match(value)):
         return f"value '{value}' does not look like a valid server name or IP address"
     if fmt.endswith("-list"):
-        item = {"pve-storage-content-list": lambda v: v in CONTENT_TYPES,
-                "pve-userid-list": USERID.match, "pve-node-list": NODE.match,
-                "pve-roleid-list": ROLE.match, "pve-groupid-list": GROUP.match,
-                "pve-tokenid-list": TOKENID.match}.get(fmt)
+        checks: dict[str, Callable[[str], object]] = {
+            "pve-storage-content-list": lambda v: v in CONTENT_TYPES,
+            "pve-userid-list": USERID.match, "pve-node-list": NODE.match,
+            "pve-roleid-list": ROLE.match, "pve-groupid-list": GROUP.match,
+            "pve-tokenid-list": TOKENID.match}
+        item = checks.get(fmt)
         if item:
             for v in _list(value):
                 if not item(v):
@@ -101,6 +104,7 @@ def check_value(schema, value):
         if value not in ("0", "1"):
             return f"type check ('boolean') failed - got '{value}'"
         return None
+    n: float | None
     if kind == "integer":
         if not re.match(r"^-?\d+$", value):
             return f"type check ('integer') failed - got '{value}'"
@@ -166,8 +170,9 @@ def check_returns(schema, data, path="data"):
         if kind in (None, "null") or schema.get("optional"):
             return []
         return [f"{path}: null where {kind} expected"]
-    types = {"string": str, "integer": int, "number": (int, float), "boolean": int,
-             "array": list, "object": dict, "null": type(None)}
+    types: dict[str, type | tuple[type, ...]] = {
+        "string": str, "integer": int, "number": (int, float), "boolean": int,
+        "array": list, "object": dict, "null": type(None)}
     if kind in types and not isinstance(data, types[kind]):
         return [f"{path}: {type(data).__name__} where {kind} expected"]
     if kind == "boolean" and data not in (0, 1, True, False):

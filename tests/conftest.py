@@ -6,6 +6,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def one_host_inventory(env_prefix: str, address: str = "127.0.0.1", extra_drives: str = "") -> str:
+    """A valid one-host inventory text whose secrets name unset variables <prefix>_A/_B."""
+    return f"""
+defaults:
+  secrets: {{admin_password: {{env: {env_prefix}_A}}, smb_password: {{env: {env_prefix}_B}}}}
+hosts:
+  h1:
+    address: {address}
+    drives:
+      quickOS: [/dev/disk/by-id/nvme-A, /dev/disk/by-id/nvme-B]
+      fastData: [/dev/disk/by-id/nvme-C]
+{extra_drives}"""
+
+
 @pytest.fixture
 def base_config() -> dict:
     return json.loads((ROOT / "etc/hypervisor_config.json").read_text())

@@ -33,7 +33,8 @@ class Parser(argparse.ArgumentParser):
     are never abbreviated: a later option must not change what an old command line means."""
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, allow_abbrev=False, **kwargs)
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         hint = ""

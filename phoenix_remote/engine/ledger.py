@@ -77,7 +77,7 @@ class Ledger:
         inner = sh("echo {} > {}; echo locked; exec cat", owner, f"{lock}.owner")
         cmd = sh("mkdir -p {} && exec flock -w {} -E {} {} sh -c {}", self.dir,
                  f"{self.lock_timeout:.0f}", LOCK_BUSY, lock, inner)
-        chan = self.host.ssh.open_channel(cmd)
+        chan = self.host.hold_lock(cmd)
         chan.settimeout(self.lock_timeout + 30)
         try:
             line = chan.makefile("r").readline().strip()

@@ -83,6 +83,7 @@ class PveClient:
                 raise PhoenixError(f"{self.host.name}: {CA_PATH} not found; give api.ca_file "
                                    "in the inventory (or --insecure)")
             self.use_ca(pem)
+        assert self._ca_file is not None
         return self._ca_file.name
 
     def _client(self) -> ProxmoxAPI:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
@@ -18,6 +18,9 @@ from phoenix_remote.host.install import backups_in, install_command
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 from phoenix_remote.host.shell import quote
 from phoenix_remote.host.ssh import SCRIPT, Result, SshSession
+
+if TYPE_CHECKING:  # the API client (requests, proxmoxer) loads only when a step needs it
+    from phoenix_remote.host.api import PveClient
 
 
 class Transport(Protocol):
@@ -60,7 +63,7 @@ class Host:
             cfg.address, cfg.ssh.user, cfg.ssh.port, cfg.ssh.key_file, cfg.ssh.alias,
             cfg.ssh.host_key_fingerprint, accept_new_host_keys, known_hosts,
             cfg.ssh.connect_timeout)
-        self._api = None
+        self._api: PveClient | None = None
         # set by the engine in apply mode: drop and retake the host's lock around a
         # reconnect (a reboot or a move ends the session that holds it)
         self.before_disconnect = lambda: None
@@ -106,6 +109,12 @@ class Host:
         """A changing shell script in one round trip, sent on stdin (never in argv)."""
         self._writable("run a script")
         return self.ssh.run(list(SCRIPT), text, self.cfg.ssh.command_timeout)
+
+    def hold_lock(self, command: str) -> Any:
+        """Start a long-lived command whose open channel holds a lock on the host (the
+        ledger's flock): it ends, and the lock with it, when the channel or link does."""
+        self._writable("take the host's lock")
+        return self.ssh.open_channel(command)
 
     def install(self, path: str, content: str, mode: str = "0644", owner: str = "root:root",
                 backup: str = "ledger", check: Sequence[str] = (), reload: Sequence[str] = (),
@@ -172,7 +181,7 @@ class Host:
 
     # ------------------------------------------------------------------ API
     @property
-    def api(self):
+    def api(self) -> PveClient:
         if self._api is None:
             from phoenix_remote.host.api import PveClient
             self._api = PveClient(self)

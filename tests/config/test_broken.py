@@ -7,19 +7,11 @@ import sys
 import pytest
 
 from phoenix_remote.cli.main import run
+from tests.conftest import one_host_inventory
 
 SENTINEL = "Sentinel-9f3a!secret"
 
-GOOD_INVENTORY = """
-defaults:
-  secrets: {admin_password: {env: PH_TEST_UNSET_A}, smb_password: {env: PH_TEST_UNSET_B}}
-hosts:
-  h1:
-    address: 127.0.0.1
-    drives:
-      quickOS: [/dev/disk/by-id/nvme-A, /dev/disk/by-id/nvme-B]
-      fastData: [/dev/disk/by-id/nvme-C]
-"""
+GOOD_INVENTORY = one_host_inventory("PH_TEST_UNSET")
 
 
 def patch(path, value):

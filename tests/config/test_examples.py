@@ -4,20 +4,11 @@ import copy
 import json
 
 from phoenix_remote.cli.main import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, one_host_inventory
 
 FOUR = ROOT / "etc/examples/four-drives.json"
-INVENTORY = """
-defaults:
-  secrets: {admin_password: {env: PH_EX_UNSET_A}, smb_password: {env: PH_EX_UNSET_B}}
-hosts:
-  pve1:
-    address: 10.0.0.13
-    drives:
-      quickOS: [/dev/disk/by-id/nvme-A, /dev/disk/by-id/nvme-B]
-      fastData: [/dev/disk/by-id/nvme-C]
-      storageNFS: [{path: /dev/disk/by-id/nvme-D, wipe: true}]
-"""
+INVENTORY = one_host_inventory("PH_EX_UNSET", "10.0.0.13",
+                               "      storageNFS: [{path: /dev/disk/by-id/nvme-D, wipe: true}]\n")
 
 
 def test_four_drive_example_validates(tmp_path, capsys):

@@ -14,20 +14,11 @@ import time
 import pytest
 
 from phoenix_remote.cli.main import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, one_host_inventory
 
 SENTINEL = "Sentinel-Hostile-4d2e!"
 BASE = json.loads((ROOT / "etc/hypervisor_config.json").read_text())
-INVENTORY = """
-defaults:
-  secrets: {admin_password: {env: PH_HOSTILE_UNSET_A}, smb_password: {env: PH_HOSTILE_UNSET_B}}
-hosts:
-  h1:
-    address: 127.0.0.1
-    drives:
-      quickOS: [/dev/disk/by-id/nvme-A, /dev/disk/by-id/nvme-B]
-      fastData: [/dev/disk/by-id/nvme-C]
-"""
+INVENTORY = one_host_inventory("PH_HOSTILE_UNSET")
 SLOWEST: list[tuple[float, str]] = []
 
 
