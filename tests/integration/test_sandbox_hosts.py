@@ -18,6 +18,27 @@ def test_hosts_accept_ssh_with_generated_key(sandbox):
         assert out[0] in (host.name, f"phoenix-{host.name}") and out[1:] == ["running", "0"]
 
 
+def test_drives_are_block_devices_that_survive_a_reboot_and_are_released(fresh_host):
+    """What the original's drive discovery tests (`[ -b ]`) holds for every drive, through
+    its by-id link too; a stop releases the machine's loop devices."""
+    host = fresh_host
+    names = sorted(lab.drives_of(host.index))
+    links = [lab.by_id(d) for _, d in sorted(lab.drives_of(host.index).items())]
+    checks = " && ".join(f"[ -b /dev/{n} ] && [ -b {link} ]" for n, link in zip(names, links))
+    host.ssh(checks)
+    assert host.ssh("blockdev --getsize64 /dev/nvme2n1").stdout.strip() == str(
+        lab.drives_of(host.index)["nvme2n1"]["size"])
+    images = lab.HOSTS / host.name / "drives"
+    attached = subprocess.run(["losetup", "-j", str(images / "nvme0n1.img")],
+                              capture_output=True, text=True).stdout
+    assert attached.count("/dev/loop") == 1
+    lab.fleet("stop", host.index)
+    assert subprocess.run(["losetup", "-j", str(images / "nvme0n1.img")],
+                          capture_output=True, text=True).stdout == ""
+    lab.boot([host.index])
+    host.ssh(checks)
+
+
 def test_zfs_stand_in_prints_what_real_zfs_prints(fresh_host):
     d = fresh_host.info["drives"]
     fresh_host.ssh(f"zpool create -f -o autotrim=on -O compression=lz4 -O atime=off quickOS "
@@ -94,3 +115,5 @@ def test_down_leaves_nothing_behind(sandbox):
     assert "fleet.sh" not in procs and "mirror_server" not in procs
     assert "phoenix-sandbox/mirror/gnupg" not in procs  # the mirror build's gpg-agent
     assert not Path("/sys/fs/cgroup/unified/phoenix-sandbox").exists()
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    assert "phoenix-sandbox" not in loops  # every drive's loop device was released

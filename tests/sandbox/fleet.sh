@@ -56,6 +56,35 @@ prepare_net() {
     fi
 }
 
+# The host's NVMe drives as real block devices: one loop device per drive over a sparse
+# file of the drive's size (it takes no space), bound onto the host's /dev/<drive> while
+# this stage can still see the machine's /dev. Kept across the host's reboots; released
+# by `stop` and `down`. Partitions stay files (sbstate.sync_dev makes them).
+drive_nodes() {
+    local d=$1 m=$2 name size img loop
+    [ -f "$d/upper/var/lib/sandbox/drives.json" ] || return 0
+    mkdir -p "$d/drives"
+    python3 -c 'import json, sys
+for name, drive in sorted(json.load(open(sys.argv[1])).items()):
+    print(name, drive["size"])' "$d/upper/var/lib/sandbox/drives.json" |
+    while read -r name size; do
+        img=$d/drives/$name.img
+        [ -e "$img" ] || truncate -s "$size" "$img"
+        loop=$(losetup -j "$img" | cut -d: -f1 | head -n 1)
+        [ -n "$loop" ] || loop=$(losetup -f --show "$img")
+        touch "$m/dev/$name"
+        mount --bind "$loop" "$m/dev/$name"
+    done
+}
+
+release_drives() {     # release_drives DIR: detach the loop devices over its drive files
+    local img loop
+    for img in "$1"/drives/*.img; do
+        [ -e "$img" ] || continue
+        for loop in $(losetup -j "$img" | cut -d: -f1); do losetup -d "$loop" 2>/dev/null || true; done
+    done
+}
+
 # PID 1 of the host's new PID namespace, still seeing this machine's files.
 stage1() {
     local n=$1 d=$HOSTS/$1 m=$HOSTS/$1/merged
@@ -78,6 +107,7 @@ stage1() {
     ln -s /proc/self/fd "$m/dev/fd"; ln -s /proc/self/fd/0 "$m/dev/stdin"
     ln -s /proc/self/fd/1 "$m/dev/stdout"; ln -s /proc/self/fd/2 "$m/dev/stderr"
     mount -t tmpfs -o mode=0755,nosuid,nodev,size=64m tmpfs "$m/run"
+    drive_nodes "$d" "$m"
     hostname "$(cat "$d/upper/etc/hostname" 2>/dev/null || echo "$n")"
     cd "$m"
     mkdir -p .oldroot
@@ -163,6 +193,7 @@ stop_host() {   # stop_host I [TERM|KILL]
         kill -KILL "$sup" 2>/dev/null || true
     fi
     rm -f "$d/supervisor.pid" "$d/unshare.pid"
+    release_drives "$d"
 }
 
 cmd=${1:-}; shift || true
