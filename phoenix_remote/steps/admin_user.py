@@ -10,7 +10,7 @@ from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Api, Change, Run, Script
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import passwd_entry
-from phoenix_remote.steps.common import q
+from phoenix_remote.host.shell import sh
 
 # Reads "user:password" on fd 3 (the batch's stdin), says whether the shadow entry holds that
 # password; nothing is printed. Perl is in every Debian (perl-base is essential) and its crypt()
@@ -35,14 +35,12 @@ class AdminUser:
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         a = cfg.config.admin_user
-        user = q(a.username)
+        home = sh("home=$(getent passwd {} | cut -d: -f6); ", a.username)
         cmds = {
-            "passwd": f"getent passwd {user}",
-            "groups": f"id -nG {user}",
-            "ssh": f"home=$(getent passwd {user} | cut -d: -f6); stat -c '%a %U' \"$home/.ssh\" "
-                   f"\"$home/.ssh/authorized_keys\"",
-            "keys": f"home=$(getent passwd {user} | cut -d: -f6); "
-                    f"cat \"$home/.ssh/authorized_keys\"",
+            "passwd": sh("getent passwd {}", a.username),
+            "groups": sh("id -nG {}", a.username),
+            "ssh": home + "stat -c '%a %U' \"$home/.ssh\" \"$home/.ssh/authorized_keys\"",
+            "keys": home + "cat \"$home/.ssh/authorized_keys\"",
         }
         if a.password_secret in cfg.secrets:
             cmds["password"] = CHECK_PASSWORD
@@ -119,12 +117,14 @@ class AdminUser:
 
 def add_key_script(user: str, key: str) -> str:
     """Create ~/.ssh (700) and authorized_keys (600), owned by the user; add the key once."""
-    return f"""set -e
-home=$(getent passwd {q(user)} | cut -d: -f6)
-install -d -m 700 -o {q(user)} -g "$(id -gn {q(user)})" "$home/.ssh"
-touch "$home/.ssh/authorized_keys"
+    return sh("""set -e
+user={0}
+key={1}
+home=$(getent passwd "$user" | cut -d: -f6)
+install -d -m 700 -o "$user" -g "$(id -gn "$user")" "$home/.ssh"
 keys="$home/.ssh/authorized_keys"
-grep -qxF {q(key)} "$keys" || printf '%s\\n' {q(key)} >> "$keys"
-chmod 600 "$home/.ssh/authorized_keys"
-chown {q(user)}:"$(id -gn {q(user)})" "$home/.ssh/authorized_keys"
-"""
+touch "$keys"
+grep -qxF "$key" "$keys" || printf '%s\\n' "$key" >> "$keys"
+chmod 600 "$keys"
+chown "$user":"$(id -gn "$user")" "$keys"
+""", user, key)

@@ -7,7 +7,7 @@ import difflib
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Run
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.host.shell import quote
+from phoenix_remote.host.shell import quote, sh
 
 APT_ENV = ("env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a")
 
@@ -59,8 +59,10 @@ def file_change(path: str, current: str | None, desired: str, mode: str = "0644"
                   (InstallFile(path, desired, mode), *extra))
 
 
-def q(value: str) -> str:
-    return quote([value])
+def dirs_present(cfg: HostConfig, datasets: list[str]) -> str:
+    """A probe printing each dataset whose mountpoint directory exists."""
+    return " ; ".join(sh("test -d {} && echo {}", cfg.config.zfs.mountpoint(d), d)
+                      for d in datasets) or "true"
 
 
 def dataset_mounts(cfg: HostConfig, items: list[tuple[str, str]], f: dict) -> list[Change]:

@@ -10,13 +10,13 @@ from phoenix_remote.engine.types import Change, CommitNetwork, Run
 from phoenix_remote.errors import ProbeUnknown, StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
+from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
     APT_ENV,
     apt_install,
     dpkg_query,
     file_change,
     keep_manual,
-    q,
     showmanual,
 )
 
@@ -74,8 +74,8 @@ class InitialSetup:
         c = cfg.config
         pkgs = [*c.base_packages, *c.samba_packages, c.time.ntp_package, c.firewall.package]
         cmds = {
-            "logrotate": f"cat {q(c.logging.logrotate_file)}",
-            "sources": f"cat {q(c.apt.sources_list)}",
+            "logrotate": sh("cat {}", c.logging.logrotate_file),
+            "sources": sh("cat {}", c.apt.sources_list),
             "lists": "ls /var/lib/apt/lists/",
             # -s simulates; empty cache paths keep apt from rebuilding its caches on disk
             "upgradable": "apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= "
@@ -84,15 +84,15 @@ class InitialSetup:
             "manual": showmanual(pkgs),
             "smbd": "command -v smbd",
             "timezone": "timedatectl show -p Timezone --value",
-            "ntp_enabled": f"systemctl is-enabled {q(c.time.ntp_service)}",
-            "ntp_active": f"systemctl is-active {q(c.time.ntp_service)}",
+            "ntp_enabled": sh("systemctl is-enabled {}", c.time.ntp_service),
+            "ntp_active": sh("systemctl is-active {}", c.time.ntp_service),
             "hostname": "hostnamectl --static || cat /etc/hostname",
-            "iface": f"cat {q(self.iface_file(cfg))}",
+            "iface": sh("cat {}", self.iface_file(cfg)),
             "hosts": "cat /etc/hosts",
             "ufw": "ufw status",
         }
         for i, path in enumerate(c.apt.disable_lists):
-            cmds[f"disable{i}"] = f"test -e {q(path)}"
+            cmds[f"disable{i}"] = sh("test -e {}", path)
         return cmds
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:

@@ -11,12 +11,13 @@ from phoenix_remote.engine.types import Change, Script
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, lines, ufw_status
+from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
     apt_install,
     dataset_mounts,
+    dirs_present,
     dpkg_query,
     keep_manual,
-    q,
     showmanual,
     validated_file,
 )
@@ -49,9 +50,7 @@ class Nfs:
                              "exports": f"cat {EXPORTS}",
                              "active": "exportfs -v",
                              "ufw": "ufw status",
-                             "dirs": " ; ".join(f"test -d {q(cfg.config.zfs.mountpoint(e.dataset))}"
-                                                f" && echo {q(e.dataset)}"
-                                                for e in n.exports) or "true"}
+                             "dirs": dirs_present(cfg, [e.dataset for e in n.exports])}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         return {"installed": dpkg_installed(out["pkgs"].text),
@@ -87,9 +86,9 @@ class Nfs:
         if (n.subnet and not any(to in ("2049", "2049/tcp", "nfs") and src == n.subnet
                                  for to, src in rules)):
             changes.append(Change(f"firewall: NFS from {n.subnet}", "not allowed", "allowed",
-                                  (Script(f"ufw allow from {q(n.subnet)} to any port nfs || "
-                                          f"{{ ufw allow from {q(n.subnet)} to any port 111 && "
-                                          f"ufw allow from {q(n.subnet)} to any port 2049; }}",
+                                  (Script(sh("ufw allow from {0} to any port nfs || "
+                                             "{{ ufw allow from {0} to any port 111 && "
+                                             "ufw allow from {0} to any port 2049; }}", n.subnet),
                                           "ufw allow nfs"),)))
         # last: PVE mounts an NFS storage when it is added, so its export must exist first
         changes += storage_changes(nfs_desired(cfg), f["storage"])

@@ -14,7 +14,8 @@ from phoenix_remote.engine.types import Change, InstallFile, Plan, Reboot, Run, 
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed
-from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query, q
+from phoenix_remote.host.shell import sh
+from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query
 
 KEYRING = "/etc/apt/trusted.gpg.d/cuda-archive-keyring.gpg"
 
@@ -39,12 +40,12 @@ class Nvidia:
             # only with the module already loaded: nvidia-smi would otherwise load it
             "smi": "lsmod | grep -q '^nvidia ' && nvidia-smi",
             "krel": "uname -r",
-            "blacklist": f"cat {q(nv.blacklist_file)}",
+            "blacklist": sh("cat {}", nv.blacklist_file),
             "pkgs": dpkg_query([nv.driver_package, "proxmox-default-headers", *nv.extra_packages])
             + "; dpkg-query -W -f='${Package}\\t${db:Status-Status}\\n' 'proxmox-headers-*' "
               "2>/dev/null; true",
-            "repo": f"cat {q(nv.repository_file)}",
-            "key": f"test -s {q(KEYRING)}",
+            "repo": sh("cat {}", nv.repository_file),
+            "key": sh("test -s {}", KEYRING),
             "initramfs": "stat -c %Y /boot/initrd.img-$(uname -r)",
             "module_built": "ls /lib/modules/$(uname -r)/updates/dkms/ 2>/dev/null | grep -c "
                             "'^nvidia'",
@@ -106,8 +107,8 @@ class Nvidia:
                 "NVIDIA CUDA repository", "missing" if not f["repo"] else "incomplete",
                 nv.repository,
                 (InstallFile(nv.repository_file, nv.repository + "\n"),
-                 Script(f"set -e\ncurl -fsSL {q(nv.repository_key_url)} | gpg --batch --yes "
-                        f"--dearmor -o {q(KEYRING)}\nchmod 644 {q(KEYRING)}\n",
+                 Script(sh("set -e\ncurl -fsSL {0} | gpg --batch --yes --dearmor -o {1}\n"
+                           "chmod 644 {1}\n", nv.repository_key_url, KEYRING),
                         "import the repository key"),
                  Run((*APT_ENV, "apt-get", "update", "-q")))))
         pkg_missing = nv.driver_package not in f["installed"]

@@ -11,12 +11,13 @@ from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
+from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
     apt_install,
     dataset_mounts,
+    dirs_present,
     dpkg_query,
     keep_manual,
-    q,
     showmanual,
     validated_file,
 )
@@ -47,16 +48,15 @@ class Samba:
         return {"user": s.user, "packages": s.packages, "conf": smb_conf_text(cfg)}
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
-        s, z = cfg.config.samba, cfg.config.zfs
+        s = cfg.config.samba
         return {
             "pkgs": dpkg_query([*s.packages, "samba-common-bin"]),
             "manual": showmanual(s.packages),
-            "user": f"getent passwd {q(s.user)}",
+            "user": sh("getent passwd {}", s.user),
             "pdb": "pdbedit -L -w",
             "conf": f"cat {SMB_CONF}",
             "datasets": "zfs list -H -o name -t filesystem",
-            "dirs": " ; ".join(f"test -d {q(z.mountpoint(x.dataset))} && echo {q(x.dataset)}"
-                               for x in s.shares) or "true",
+            "dirs": dirs_present(cfg, [x.dataset for x in s.shares]),
             "smbd": "systemctl is-active smbd",
             "nmbd": "systemctl is-active nmbd",
         }
