@@ -114,6 +114,15 @@ class Zfs(Frozen):
     def dataset_paths(self) -> list[str]:
         return [f"{pool}/{name}" for pool, sets in self.datasets.items() for name in sets]
 
+    def enabled_pools(self) -> dict[str, Pool]:
+        return {name: p for name, p in self.pools.items() if p.enabled}
+
+    def planned_datasets(self) -> set[str]:
+        """Datasets the zfs steps create (configured, in an enabled pool): later steps may
+        count on them in a plan, since apply runs the zfs steps first and stops if they
+        fail."""
+        return {d for d in self.dataset_paths() if d.split("/")[0] in self.enabled_pools()}
+
 
 class Storage(Frozen):
     dataset_map: dict[str, str]

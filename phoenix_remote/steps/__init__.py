@@ -6,7 +6,9 @@ from phoenix_remote.steps.nfs import Nfs
 from phoenix_remote.steps.nvidia import Nvidia
 from phoenix_remote.steps.samba import Samba
 from phoenix_remote.steps.storage import Storage
-from phoenix_remote.steps.zfs import ZfsDatasets, ZfsPools, ZfsUtils
+from phoenix_remote.steps.zfs_datasets import ZfsDatasets
+from phoenix_remote.steps.zfs_pools import ZfsPools
+from phoenix_remote.steps.zfsutils import ZfsUtils
 
 STEPS = (InitialSetup(), Nvidia(), AdminUser(), ZfsUtils(), ZfsPools(), ZfsDatasets(),
          Storage(), Nfs(), Samba())

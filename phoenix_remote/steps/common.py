@@ -68,8 +68,7 @@ def dirs_present(cfg: HostConfig, datasets: list[str]) -> str:
 def dataset_mounts(cfg: HostConfig, items: list[tuple[str, str]], f: dict) -> list[Change]:
     """Each (what, dataset) must exist on the host (or be created earlier in this apply by
     zfs_datasets); its mountpoint directory is ensured. f: "datasets" and "dirs" facts."""
-    from phoenix_remote.steps.zfs import planned_datasets
-    planned = planned_datasets(cfg)
+    planned = cfg.config.zfs.planned_datasets()
     changes = []
     for what, dataset in items:
         if dataset not in f["datasets"]:

@@ -22,7 +22,6 @@ from phoenix_remote.steps.common import (
     validated_file,
 )
 from phoenix_remote.steps.storage import nfs_desired, storage_changes
-from phoenix_remote.steps.zfs import enabled_pools
 
 EXPORTS = "/etc/exports"
 HEADER = "# /etc/exports: written by phoenix_remote from hypervisor_config.json (nfs.exports)\n"
@@ -72,7 +71,7 @@ class Nfs:
                                   apt_install(missing, update=True)))
         changes += keep_manual(n.packages, f["installed"], f["manual"])
         absent = [p for p in n.required_pools
-                  if p not in f["pools"] and p not in enabled_pools(cfg)]
+                  if p not in f["pools"] and p not in cfg.config.zfs.enabled_pools()]
         if absent:
             raise StepRefused(f"NFS needs the pool(s) {', '.join(absent)}, which are neither on "
                              "the host nor enabled in zfs.pools")

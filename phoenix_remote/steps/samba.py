@@ -10,6 +10,7 @@ from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
 from phoenix_remote.facts.batch import Out
+from phoenix_remote.facts.ntlm import nt_hash
 from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
@@ -21,7 +22,6 @@ from phoenix_remote.steps.common import (
     showmanual,
     validated_file,
 )
-from phoenix_remote.steps.ntlm import nt_hash
 
 SMB_CONF = "/etc/samba/smb.conf"
 

@@ -11,7 +11,6 @@ from phoenix_remote.engine.types import Api, Change
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines
-from phoenix_remote.steps.zfs import enabled_pools
 
 
 def nfs_desired(cfg: HostConfig) -> dict[str, dict]:
@@ -22,7 +21,7 @@ def nfs_desired(cfg: HostConfig) -> dict[str, dict]:
     out = {}
     for dataset in s.dataset_map:
         kind, content = s.type_and_content(dataset)
-        if kind != "nfs" or dataset.split("/")[0] not in enabled_pools(cfg):
+        if kind != "nfs" or dataset.split("/")[0] not in cfg.config.zfs.enabled_pools():
             continue
         sid = s.nfs_storage_id(dataset)
         out[sid] = {"type": "nfs", "server": cfg.config.network.ip,
@@ -39,7 +38,7 @@ def desired(cfg: HostConfig) -> dict[str, dict]:
     out = {}
     for dataset in s.dataset_map:
         pool = dataset.split("/")[0]
-        if pool not in enabled_pools(cfg):
+        if pool not in cfg.config.zfs.enabled_pools():
             continue
         kind, content = s.type_and_content(dataset)
         sid = s.storage_id(dataset)

@@ -1,5 +1,5 @@
-"""Steps 4-6: zfsutils-linux, ZFS pools (phoenix_setup_zfs_pools.sh) and datasets
-(phoenix_setup_zfs_datasets.sh), with drive safety checks and property drift repair."""
+"""Step 5, phoenix_setup_zfs_pools.sh: the pools, from inventory drives that hold no data
+(unless wipe: true), and their pool and root-dataset properties."""
 
 from __future__ import annotations
 
@@ -7,46 +7,12 @@ import os
 from typing import Any
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, Plan, Run
+from phoenix_remote.engine.types import Change, Run
 from phoenix_remote.errors import ProbeUnknown, StepRefused
 from phoenix_remote.facts import drives as drive_facts
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import DriveFacts
-from phoenix_remote.facts.parsers import dpkg_installed, lines, zfs_props
-from phoenix_remote.steps.common import apt_install, dpkg_query, keep_manual, showmanual
-
-
-class ZfsUtils:
-    id = "zfsutils"
-    title = "zfsutils-linux package"
-
-    def inputs(self, cfg: HostConfig) -> dict:
-        return {"package": cfg.config.zfs.package}
-
-    def commands(self, cfg: HostConfig) -> dict[str, str]:
-        return {"pkgs": dpkg_query([cfg.config.zfs.package]),
-                "manual": showmanual([cfg.config.zfs.package])}
-
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"installed": dpkg_installed(out["pkgs"].text),
-                "manual": set(out["manual"].text.split())}
-
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
-        pkg = cfg.config.zfs.package
-        if pkg in f["installed"]:
-            return keep_manual([pkg], f["installed"], f["manual"])
-        return [Change(f"package {pkg}", "not installed", "installed",
-                       apt_install([pkg], update=True))]
-
-
-def enabled_pools(cfg: HostConfig) -> dict:
-    return {name: p for name, p in cfg.config.zfs.pools.items() if p.enabled}
-
-
-def planned_datasets(cfg: HostConfig) -> set[str]:
-    """Datasets the zfs steps create (configured, in an enabled pool): later steps may count
-    on them in a plan, since apply runs the zfs steps first and stops if they fail."""
-    return {d for d in cfg.config.zfs.dataset_paths() if d.split("/")[0] in enabled_pools(cfg)}
+from phoenix_remote.facts.parsers import lines, zfs_props
 
 
 class ZfsPools:
@@ -55,14 +21,14 @@ class ZfsPools:
 
     def inputs(self, cfg: HostConfig) -> dict:
         z = cfg.config.zfs
-        return {"pools": {k: v.model_dump() for k, v in enabled_pools(cfg).items()},
+        return {"pools": {k: v.model_dump() for k, v in cfg.config.zfs.enabled_pools().items()},
                 "pool_options": z.pool_options, "fs_options": z.filesystem_options,
                 "drives": {k: [d.model_dump() for d in v] for k, v in cfg.drives.items()}}
 
     @staticmethod
     def _drives(cfg: HostConfig) -> list:
         return [d for name, items in cfg.drives.items() for d in items
-                if name in enabled_pools(cfg)]
+                if name in cfg.config.zfs.enabled_pools()]
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         z = cfg.config.zfs
@@ -89,7 +55,7 @@ class ZfsPools:
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
         z = cfg.config.zfs
         changes: list[Change] = []
-        for name, pool in enabled_pools(cfg).items():
+        for name, pool in cfg.config.zfs.enabled_pools().items():
             if name in f["pools"]:
                 changes += self.drift(name, f, cfg)
                 continue
@@ -150,59 +116,3 @@ class ZfsPools:
                 out.append(Change(f"dataset {name} {k}", f"{have} ({source})", f"{v} (local)",
                                   (Run(("zfs", "set", f"{k}={v}", name)),)))
         return out
-
-
-CREATE_ONLY = ("casesensitivity", "normalization", "utf8only", "encryption")
-
-
-class ZfsDatasets:
-    id = "zfs_datasets"
-    title = "ZFS datasets and properties"
-
-    def inputs(self, cfg: HostConfig) -> dict:
-        z = cfg.config.zfs
-        return {"datasets": z.datasets, "rule": z.mountpoint_rule,
-                "pools": list(enabled_pools(cfg))}
-
-    def commands(self, cfg: HostConfig) -> dict[str, str]:
-        props = sorted({p for sets in cfg.config.zfs.datasets.values()
-                        for d in sets.values() for p in d} | {"mountpoint"})
-        return {"pools": "zpool list -H -o name",
-                "props": "zfs get -H -t filesystem -o name,property,value,source "
-                         + ",".join(props)}
-
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        for name in ("pools", "props"):
-            if not out[name].ok:  # no zfs command is not "no datasets"
-                raise ProbeUnknown(f"zfs/zpool exited {out[name].code}")
-        return {"pools": lines(out["pools"].text), "props": zfs_props(out["props"].text)}
-
-    def plan(self, f: dict, cfg: HostConfig) -> Plan:
-        z = cfg.config.zfs
-        changes = Plan()
-        for pool, sets in z.datasets.items():
-            if pool not in enabled_pools(cfg):
-                changes.notes.append(f"pool {pool} is disabled: its datasets are skipped")
-                continue
-            for name, props in sets.items():
-                path = f"{pool}/{name}"
-                want = {"mountpoint": z.mountpoint(path), **props}
-                have = f["props"].get(path)
-                if have is None:
-                    argv = ["zfs", "create"]
-                    for k, v in want.items():
-                        argv += ["-o", f"{k}={v}"]
-                    changes.append(Change(f"dataset {path}", "missing", ", ".join(
-                        f"{k}={v}" for k, v in want.items()), (Run((*argv, path)),)))
-                    continue
-                for k, v in want.items():
-                    value, source = have.get(k, ("?", "?"))
-                    if k in CREATE_ONLY and value != v:
-                        raise StepRefused(f"dataset {path} has {k}={value}, the config wants {v}; "
-                                         f"ZFS sets {k} only at creation: recreate the dataset "
-                                         "(after moving its data) or change the config")
-                    if value != v or source != "local":
-                        changes.append(Change(f"dataset {path} {k}", f"{value} ({source})",
-                                              f"{v} (local)",
-                                              (Run(("zfs", "set", f"{k}={v}", path)),)))
-        return changes

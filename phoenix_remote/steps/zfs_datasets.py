@@ -1,0 +1,67 @@
+"""Step 6, phoenix_setup_zfs_datasets.sh: datasets with their properties and the one
+mountpoint rule; property drift is repaired, create-only properties refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Change, Plan, Run
+from phoenix_remote.errors import ProbeUnknown, StepRefused
+from phoenix_remote.facts.batch import Out
+from phoenix_remote.facts.parsers import lines, zfs_props
+
+CREATE_ONLY = ("casesensitivity", "normalization", "utf8only", "encryption")
+
+
+class ZfsDatasets:
+    id = "zfs_datasets"
+    title = "ZFS datasets and properties"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        z = cfg.config.zfs
+        return {"datasets": z.datasets, "rule": z.mountpoint_rule,
+                "pools": list(cfg.config.zfs.enabled_pools())}
+
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
+        props = sorted({p for sets in cfg.config.zfs.datasets.values()
+                        for d in sets.values() for p in d} | {"mountpoint"})
+        return {"pools": "zpool list -H -o name",
+                "props": "zfs get -H -t filesystem -o name,property,value,source "
+                         + ",".join(props)}
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+        for name in ("pools", "props"):
+            if not out[name].ok:  # no zfs command is not "no datasets"
+                raise ProbeUnknown(f"zfs/zpool exited {out[name].code}")
+        return {"pools": lines(out["pools"].text), "props": zfs_props(out["props"].text)}
+
+    def plan(self, f: dict, cfg: HostConfig) -> Plan:
+        z = cfg.config.zfs
+        changes = Plan()
+        for pool, sets in z.datasets.items():
+            if pool not in cfg.config.zfs.enabled_pools():
+                changes.notes.append(f"pool {pool} is disabled: its datasets are skipped")
+                continue
+            for name, props in sets.items():
+                path = f"{pool}/{name}"
+                want = {"mountpoint": z.mountpoint(path), **props}
+                have = f["props"].get(path)
+                if have is None:
+                    argv = ["zfs", "create"]
+                    for k, v in want.items():
+                        argv += ["-o", f"{k}={v}"]
+                    changes.append(Change(f"dataset {path}", "missing", ", ".join(
+                        f"{k}={v}" for k, v in want.items()), (Run((*argv, path)),)))
+                    continue
+                for k, v in want.items():
+                    value, source = have.get(k, ("?", "?"))
+                    if k in CREATE_ONLY and value != v:
+                        raise StepRefused(f"dataset {path} has {k}={value}, the config wants {v}; "
+                                         f"ZFS sets {k} only at creation: recreate the dataset "
+                                         "(after moving its data) or change the config")
+                    if value != v or source != "local":
+                        changes.append(Change(f"dataset {path} {k}", f"{value} ({source})",
+                                              f"{v} (local)",
+                                              (Run(("zfs", "set", f"{k}={v}", path)),)))
+        return changes

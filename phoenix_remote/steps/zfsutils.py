@@ -1,0 +1,34 @@
+"""Step 4: the zfsutils-linux package (installed, and kept marked manual)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Change
+from phoenix_remote.facts.batch import Out
+from phoenix_remote.facts.parsers import dpkg_installed
+from phoenix_remote.steps.common import apt_install, dpkg_query, keep_manual, showmanual
+
+
+class ZfsUtils:
+    id = "zfsutils"
+    title = "zfsutils-linux package"
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        return {"package": cfg.config.zfs.package}
+
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
+        return {"pkgs": dpkg_query([cfg.config.zfs.package]),
+                "manual": showmanual([cfg.config.zfs.package])}
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+        return {"installed": dpkg_installed(out["pkgs"].text),
+                "manual": set(out["manual"].text.split())}
+
+    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+        pkg = cfg.config.zfs.package
+        if pkg in f["installed"]:
+            return keep_manual([pkg], f["installed"], f["manual"])
+        return [Change(f"package {pkg}", "not installed", "installed",
+                       apt_install([pkg], update=True))]
