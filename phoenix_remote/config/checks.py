@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from phoenix_remote.config.models import Drive, HypervisorConfig, Storage
+from phoenix_remote.config.models import Drive, HypervisorConfig, StorageConfig
 from phoenix_remote.config.safety import safety_problems
 from phoenix_remote.errors import Problem
 
@@ -128,7 +128,8 @@ def _storage_problems(cfg: HypervisorConfig, datasets: set[str], src: str) -> li
                 out.append(Problem(src, where,
                                    f"content {c!r} is not allowed for a {kind} storage; PVE "
                                    f"allows {', '.join(rules[kind]['content_allowed'])}"))
-        sid = Storage.nfs_storage_id(dataset) if kind == "nfs" else Storage.storage_id(dataset)
+        sid = (StorageConfig.nfs_storage_id(dataset) if kind == "nfs"
+               else StorageConfig.storage_id(dataset))
         if not PVE_ID.match(sid):
             out.append(Problem(src, where, f"derived storage id {sid!r} is not a valid PVE id"))
         if sid in ids:

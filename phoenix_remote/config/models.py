@@ -18,31 +18,31 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-class Logging(Frozen):
+class LoggingConfig(Frozen):
     log_file: str
     logrotate_file: str
     logrotate: tuple[str, ...]
 
 
-class Retry(Frozen):
+class RetryConfig(Frozen):
     attempts: int
     delay_seconds: float
 
 
-class Apt(Frozen):
+class AptConfig(Frozen):
     sources_list: str
     disable_lists: tuple[str, ...]
     repositories: tuple[str, ...]
     dist_upgrade: bool
 
 
-class Time(Frozen):
+class TimeConfig(Frozen):
     timezone: str
     ntp_package: str
     ntp_service: str
 
 
-class Network(Frozen):
+class NetworkConfig(Frozen):
     hostname: str
     interface: str
     address: str
@@ -56,12 +56,12 @@ class Network(Frozen):
         return self.address.split("/")[0]
 
 
-class Firewall(Frozen):
+class FirewallConfig(Frozen):
     package: str
     allow: tuple[str, ...]
 
 
-class Nvidia(Frozen):
+class NvidiaConfig(Frozen):
     enabled: bool
     when_no_gpu: Literal["fail", "skip"]
     required_pve_major: int
@@ -78,7 +78,7 @@ class Nvidia(Frozen):
     update_system_before_reboot: bool
 
 
-class AdminUser(Frozen):
+class AdminUserConfig(Frozen):
     username: str
     shell: str
     group: str
@@ -93,18 +93,18 @@ class AdminUser(Frozen):
         return f"{self.username}@{self.pve_realm}"
 
 
-class Pool(Frozen):
+class PoolConfig(Frozen):
     enabled: bool
     layout: Literal["mirror", "single"]
     drive_count: int
 
 
-class Zfs(Frozen):
+class ZfsConfig(Frozen):
     package: str
     pool_options: dict[str, str]
     filesystem_options: dict[str, str]
     mountpoint_rule: str
-    pools: dict[str, Pool]
+    pools: dict[str, PoolConfig]
     datasets: dict[str, dict[str, dict[str, str]]]
 
     def mountpoint(self, dataset_path: str) -> str:
@@ -114,7 +114,7 @@ class Zfs(Frozen):
     def dataset_paths(self) -> list[str]:
         return [f"{pool}/{name}" for pool, sets in self.datasets.items() for name in sets]
 
-    def enabled_pools(self) -> dict[str, Pool]:
+    def enabled_pools(self) -> dict[str, PoolConfig]:
         return {name: p for name, p in self.pools.items() if p.enabled}
 
     def planned_datasets(self) -> set[str]:
@@ -124,7 +124,7 @@ class Zfs(Frozen):
         return {d for d in self.dataset_paths() if d.split("/")[0] in self.enabled_pools()}
 
 
-class Storage(Frozen):
+class StorageConfig(Frozen):
     dataset_map: dict[str, str]
     default_type: str
     default_content: str
@@ -151,21 +151,21 @@ class Storage(Frozen):
         return "nfs-" + dataset_path.replace("/", "-")
 
 
-class NfsExport(Frozen):
+class NfsExportConfig(Frozen):
     dataset: str
     subnet: str | None = None
     options: str | None = None
 
 
-class Nfs(Frozen):
+class NfsConfig(Frozen):
     packages: tuple[str, ...]
     required_pools: tuple[str, ...]
     subnet: str
     default_options: str
-    exports: tuple[NfsExport, ...]
+    exports: tuple[NfsExportConfig, ...]
 
 
-class SambaShare(Frozen):
+class SambaShareConfig(Frozen):
     dataset: str
     options: dict[str, str] = Field(default_factory=dict)
 
@@ -174,33 +174,33 @@ class SambaShare(Frozen):
         return self.dataset.rsplit("/", 1)[-1]
 
 
-class Samba(Frozen):
+class SambaConfig(Frozen):
     user: str
     password_secret: str
     packages: tuple[str, ...]
     global_: dict[str, str] = Field(alias="global")
-    shares: tuple[SambaShare, ...]
+    shares: tuple[SambaShareConfig, ...]
 
 
 class HypervisorConfig(Frozen):
     schema_ref: str | None = Field(default=None, alias="$schema")
     version: Literal[1]
     secrets: dict[str, dict]
-    logging: Logging
+    logging: LoggingConfig
     ledger_path: str
-    retry: Retry
-    apt: Apt
+    retry: RetryConfig
+    apt: AptConfig
     base_packages: tuple[str, ...]
     samba_packages: tuple[str, ...]
-    time: Time
-    network: Network
-    firewall: Firewall
-    nvidia: Nvidia
-    admin_user: AdminUser
-    zfs: Zfs
-    storage: Storage
-    nfs: Nfs
-    samba: Samba
+    time: TimeConfig
+    network: NetworkConfig
+    firewall: FirewallConfig
+    nvidia: NvidiaConfig
+    admin_user: AdminUserConfig
+    zfs: ZfsConfig
+    storage: StorageConfig
+    nfs: NfsConfig
+    samba: SambaConfig
     final_reboot: Literal["never", "when-needed", "always"]
 
 
