@@ -4,6 +4,7 @@ command is recorded. `drop()` cuts the "connection" like a dead link would."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Callable, Sequence
 
@@ -15,7 +16,29 @@ from phoenix_remote.host.ssh import Result
 Handler = Callable[[str, bytes], Result]
 
 
+# programs that act on the machine itself: a fake host must never run them here
+MACHINE_WIDE = {"reboot", "shutdown", "poweroff", "halt", "systemctl", "systemd-run", "ip",
+                "ufw", "apt-get", "dpkg", "zpool", "zfs", "wipefs", "useradd", "usermod",
+                "chpasswd", "hostnamectl", "timedatectl", "env"}
+
+
+def program(command: str) -> str:
+    """The program a command line starts (through `sh -c` and `nohup` when wrapped)."""
+    argv = shlex.split(command)
+    while argv:
+        if argv[:2] == ["sh", "-c"] and len(argv) > 2:
+            argv = shlex.split(argv[2])
+        elif argv[0] == "nohup":
+            argv = argv[1:]
+        else:
+            break
+    return argv[0] if argv else ""
+
+
 def local_bash(command: str, stdin: bytes) -> Result:
+    if program(command) in MACHINE_WIDE:
+        raise AssertionError(f"FakeTransport refuses to run {command[:80]!r} on this machine; "
+                             "answer it with a handler")
     p = subprocess.run(["bash", "-c", command], input=stdin, capture_output=True, timeout=60)
     return Result(p.returncode, p.stdout.decode(errors="replace"),
                   p.stderr.decode(errors="replace"))

@@ -17,7 +17,8 @@ from phoenix_remote.engine.types import Change, Run, Status
 from phoenix_remote.errors import StepFailed
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.shell import sh
-from tests.fake_transport import FakeTransport
+from phoenix_remote.host.ssh import Result
+from tests.fake_transport import FakeTransport, local_bash, program
 from tests.steps.test_step_cases import host_config
 
 
@@ -170,3 +171,42 @@ def test_step_failed_is_reported_not_raised(fleet, tmp_path):
                                      MarkerStep("after", tmp_path / "a")],
                          RunOptions(mode="apply"), emit)
     assert [s.status.value for s in report.steps] == ["failed", "skipped"]
+
+
+def test_reboot_and_resume_retakes_the_lock_and_finishes(fleet, tmp_path, monkeypatch):
+    """A step that needs a reboot: the host goes down (the connection with it), the run
+    reconnects, takes the lock again, re-reads the ledger and converges."""
+    from phoenix_remote.engine.types import Reboot
+
+    class NeedsReboot(MarkerStep):
+        def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
+            if facts["there"]:
+                return []
+            return [Change("driver loaded", "no", "yes",
+                           (Run(("touch", f"{self.marker}.{cfg.name}")), Reboot(60)))]
+
+    hosts, transports = fleet
+    made: list[FakeTransport] = []
+
+    def rebooting(command: str, stdin: bytes) -> Result:
+        if program(command) == "reboot":  # the host goes down: its channels (the lock) end
+            made[0].drop()
+            return Result(0, "", "")
+        return local_bash(command, stdin)
+
+    def make_host(cfg, **kw):  # type: ignore[no-untyped-def]
+        made.append(FakeTransport(rebooting))
+        return Host(cfg, transport=made[-1], **kw)
+
+    monkeypatch.setattr(runner, "Host", make_host)
+    monkeypatch.setattr("phoenix_remote.host.host.time.sleep", lambda s: None)
+    seen, emit = events()
+    [report] = run_fleet(hosts[:1], [NeedsReboot("nvidia", tmp_path / "drv")],
+                         RunOptions(mode="apply"), emit)
+    t = made[0]
+    assert report.status == Status.CHANGED, (report.error, report.steps)
+    assert any("reboot" in c for c in t.commands)
+    assert t.connections == 2  # the reboot ended the first connection
+    locks = [c for c in t.commands if c.startswith("mkdir -p") and "flock" in c]
+    assert len(locks) == 2  # taken, and taken again after the reboot
+    assert any("rebooted and answered again" in e[3] for e in seen)
