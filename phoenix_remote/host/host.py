@@ -75,10 +75,6 @@ class Host:
         """A command that only reads (allowed in every mode)."""
         return self.ssh.run(argv, stdin, self.cfg.ssh.command_timeout, check)
 
-    def script(self, text: str, check: bool = True) -> Result:
-        """A read-only shell script in one round trip (sent on stdin, never in argv)."""
-        return self.query(list(SCRIPT), stdin=text, check=check)
-
     def probe_script(self, text: str, stdin: str | Secret | None = None) -> Result:
         """A read-only batch script (facts/batch.py): the script in argv (it holds no
         secret), stdin free for the one probe that reads a secret."""
