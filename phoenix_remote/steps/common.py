@@ -7,20 +7,9 @@ import difflib
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Run
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.host.shell import quote, sh
+from phoenix_remote.host.shell import sh
 
 APT_ENV = ("env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a")
-
-
-def dpkg_query(packages) -> str:
-    """Shell command listing package states (unknown packages print nothing)."""
-    return ("dpkg-query -W -f='${Package}\\t${db:Status-Status}\\n' "
-            + quote(list(packages)) + " 2>/dev/null; true")
-
-
-def showmanual(packages) -> str:
-    """Which of these packages apt counts as installed by hand (read-only)."""
-    return "apt-mark showmanual " + quote(list(packages))
 
 
 def keep_manual(packages, installed: set[str], manual: set[str]) -> list[Change]:

@@ -8,16 +8,15 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, CommitNetwork, Run
 from phoenix_remote.errors import ProbeUnknown, StepRefused
+from phoenix_remote.facts import packages
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.facts.parsers import dpkg_installed, ufw_status
+from phoenix_remote.facts.parsers import ufw_status
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
     APT_ENV,
     apt_install,
-    dpkg_query,
     file_change,
     keep_manual,
-    showmanual,
 )
 
 
@@ -80,8 +79,8 @@ class InitialSetup:
             # -s simulates; empty cache paths keep apt from rebuilding its caches on disk
             "upgradable": "apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= "
                           "-o Dir::Cache::srcpkgcache= dist-upgrade",
-            "pkgs": dpkg_query(pkgs),
-            "manual": showmanual(pkgs),
+            "pkgs": packages.installed_query(pkgs),
+            "manual": packages.manual_query(pkgs),
             "smbd": "command -v smbd",
             "timezone": "timedatectl show -p Timezone --value",
             "ntp_enabled": sh("systemctl is-enabled {}", c.time.ntp_service),
@@ -106,8 +105,8 @@ class InitialSetup:
             "lists": text["lists"],
             "upgradable_n": sum(line.startswith("Inst ")
                                 for line in text["upgradable"].splitlines()),
-            "installed": dpkg_installed(text["pkgs"]),
-            "manual": set(text["manual"].split()),
+            "installed": packages.installed(out["pkgs"]),
+            "manual": packages.manual(out["manual"]),
             "has_smbd": out["smbd"].ok,
             "timezone": text["timezone"], "ntp_enabled": text["ntp_enabled"],
             "ntp_active": text["ntp_active"], "hostname": text["hostname"],

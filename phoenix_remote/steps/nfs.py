@@ -9,16 +9,15 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Script
 from phoenix_remote.errors import StepRefused
+from phoenix_remote.facts import packages
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.facts.parsers import dpkg_installed, lines, ufw_status
+from phoenix_remote.facts.parsers import lines, ufw_status
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
     apt_install,
     dataset_mounts,
     dirs_present,
-    dpkg_query,
     keep_manual,
-    showmanual,
     validated_file,
 )
 from phoenix_remote.steps.storage import nfs_desired, storage_changes
@@ -43,7 +42,8 @@ class Nfs:
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         n = cfg.config.nfs
-        return {"pkgs": dpkg_query(n.packages), "manual": showmanual(n.packages),
+        return {"pkgs": packages.installed_query(n.packages),
+                "manual": packages.manual_query(n.packages),
                              "pools": "zpool list -H -o name",
                              "datasets": "zfs list -H -o name -t filesystem",
                              "exports": f"cat {EXPORTS}",
@@ -52,8 +52,8 @@ class Nfs:
                              "dirs": dirs_present(cfg, [e.dataset for e in n.exports])}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"installed": dpkg_installed(out["pkgs"].text),
-                "manual": set(out["manual"].text.split()), "pools": lines(out["pools"].text),
+        return {"installed": packages.installed(out["pkgs"]),
+                "manual": packages.manual(out["manual"]), "pools": lines(out["pools"].text),
                 "datasets": lines(out["datasets"].text),
                 "exports": out["exports"].text if out["exports"].ok else None,
                 "active": out["active"].text, "ufw": out["ufw"].text,

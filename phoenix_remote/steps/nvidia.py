@@ -12,10 +12,10 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Plan, Reboot, Run, Script
 from phoenix_remote.errors import StepRefused
+from phoenix_remote.facts import packages
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.facts.parsers import dpkg_installed
 from phoenix_remote.host.shell import sh
-from phoenix_remote.steps.common import APT_ENV, apt_install, dpkg_query
+from phoenix_remote.steps.common import APT_ENV, apt_install
 
 KEYRING = "/etc/apt/trusted.gpg.d/cuda-archive-keyring.gpg"
 
@@ -41,9 +41,8 @@ class Nvidia:
             "smi": "lsmod | grep -q '^nvidia ' && nvidia-smi",
             "krel": "uname -r",
             "blacklist": sh("cat {}", nv.blacklist_file),
-            "pkgs": dpkg_query([nv.driver_package, "proxmox-default-headers", *nv.extra_packages])
-            + "; dpkg-query -W -f='${Package}\\t${db:Status-Status}\\n' 'proxmox-headers-*' "
-              "2>/dev/null; true",
+            "pkgs": packages.installed_query([nv.driver_package, "proxmox-default-headers",
+                                               *nv.extra_packages, "proxmox-headers-*"]),
             "repo": sh("cat {}", nv.repository_file),
             "key": sh("test -s {}", KEYRING),
             "initramfs": "stat -c %Y /boot/initrd.img-$(uname -r)",
@@ -63,7 +62,7 @@ class Nvidia:
             "smi": out["smi"].text,
             "krel": out["krel"].text.strip(),
             "blacklist": out["blacklist"].text if out["blacklist"].ok else "",
-            "installed": dpkg_installed(out["pkgs"].text),
+            "installed": packages.installed(out["pkgs"]),
             "repo": out["repo"].text if out["repo"].ok else "",
             "key": out["key"].ok,
             "initramfs_time": int(out["initramfs"].text.strip() or 0)

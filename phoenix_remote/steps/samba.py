@@ -9,17 +9,16 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
+from phoenix_remote.facts import packages
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.ntlm import nt_hash
-from phoenix_remote.facts.parsers import dpkg_installed, lines, pdbedit_hash
+from phoenix_remote.facts.parsers import lines, pdbedit_hash
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
     apt_install,
     dataset_mounts,
     dirs_present,
-    dpkg_query,
     keep_manual,
-    showmanual,
     validated_file,
 )
 
@@ -50,8 +49,8 @@ class Samba:
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         s = cfg.config.samba
         return {
-            "pkgs": dpkg_query([*s.packages, "samba-common-bin"]),
-            "manual": showmanual(s.packages),
+            "pkgs": packages.installed_query([*s.packages, "samba-common-bin"]),
+            "manual": packages.manual_query(s.packages),
             "user": sh("getent passwd {}", s.user),
             "pdb": "pdbedit -L -w",
             "conf": f"cat {SMB_CONF}",
@@ -63,8 +62,8 @@ class Samba:
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         s = cfg.config.samba
-        return {"installed": dpkg_installed(out["pkgs"].text),
-                "manual": set(out["manual"].text.split()), "user": out["user"].ok,
+        return {"installed": packages.installed(out["pkgs"]),
+                "manual": packages.manual(out["manual"]), "user": out["user"].ok,
                 "hash": pdbedit_hash(out["pdb"].text, s.user),
                 "conf": out["conf"].text if out["conf"].ok else None,
                 "datasets": lines(out["datasets"].text), "dirs": lines(out["dirs"].text),

@@ -6,9 +6,9 @@ from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change
+from phoenix_remote.facts import packages
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.facts.parsers import dpkg_installed
-from phoenix_remote.steps.common import apt_install, dpkg_query, keep_manual, showmanual
+from phoenix_remote.steps.common import apt_install, keep_manual
 
 
 class ZfsUtils:
@@ -19,12 +19,12 @@ class ZfsUtils:
         return {"package": cfg.config.zfs.package}
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
-        return {"pkgs": dpkg_query([cfg.config.zfs.package]),
-                "manual": showmanual([cfg.config.zfs.package])}
+        return {"pkgs": packages.installed_query([cfg.config.zfs.package]),
+                "manual": packages.manual_query([cfg.config.zfs.package])}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"installed": dpkg_installed(out["pkgs"].text),
-                "manual": set(out["manual"].text.split())}
+        return {"installed": packages.installed(out["pkgs"]),
+                "manual": packages.manual(out["manual"])}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
         pkg = cfg.config.zfs.package
