@@ -164,10 +164,17 @@ def strict_yaml(text: str, src: str) -> Any:
 _BAD_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+NAMED = {"\n": "a line break", "\r": "a carriage return", "\0": "a NUL byte"}
+
+
 def bad_char(text: str) -> str | None:
-    """The first control or line-separator character in text, described; None when clean."""
+    """The first control or line-separator character in text, described (never the text
+    around it, which may be a secret); None when clean."""
     m = _BAD_CHAR.search(text)
-    return f"control character U+{ord(m.group()):04X} at position {m.start()}" if m else None
+    if m is None:
+        return None
+    what = NAMED.get(m.group(), f"control character U+{ord(m.group()):04X}")
+    return f"{what} at position {m.start()}"
 
 
 def plain_data_problems(doc: Any, src: str, prefix: tuple = ()) -> list[Problem]:
@@ -193,14 +200,14 @@ def plain_data_problems(doc: Any, src: str, prefix: tuple = ()) -> list[Problem]
                                        f"{type(k).__name__}; keys must be strings (quote it)"))
                     continue
                 if why := bad_char(k):
-                    out.append(Problem(src, json_path(path), f"a key holds a {why}"))
+                    out.append(Problem(src, json_path(path), f"a key holds {why}"))
                     continue
                 stack.append((path + (k,), v))
         elif isinstance(value, list):
             stack += [(path + (i,), v) for i, v in enumerate(value)]
         elif isinstance(value, str):
             if why := bad_char(value):
-                out.append(Problem(src, json_path(path), f"the value holds a {why}; "
+                out.append(Problem(src, json_path(path), f"the value holds {why}; "
                                    "values that reach a host must be one line of text"))
         elif isinstance(value, bool) or value is None:
             pass

@@ -114,13 +114,11 @@ def value_problem(value: str) -> str | None:
     """A secret travels as one line (e.g. `user:password` on chpasswd's stdin, where a line
     break would set a second account's password): refuse empty values and control
     characters. The message never contains the value."""
+    from phoenix_remote.config.loading import bad_char
     if not value:
         return "is empty"
-    for i, ch in enumerate(value):
-        if ord(ch) < 32 or ord(ch) == 127 or 0x80 <= ord(ch) < 0xA0 or ch in "\u2028\u2029":
-            what = {"\n": "a line break", "\r": "a carriage return", "\0": "a NUL byte"}.get(
-                ch, f"control character U+{ord(ch):04X}")
-            return f"holds {what} at position {i}; a secret must be one line of text"
+    if why := bad_char(value):
+        return f"holds {why}; a secret must be one line of text"
     if len(value) > 1024:
         return "is longer than 1024 characters"
     return None
