@@ -9,7 +9,7 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Script
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import packages
+from phoenix_remote.facts import packages, zfs
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines, ufw_status
 from phoenix_remote.host.shell import sh
@@ -44,8 +44,7 @@ class Nfs:
         n = cfg.config.nfs
         return {"pkgs": packages.installed_query(n.packages),
                 "manual": packages.manual_query(n.packages),
-                             "pools": "zpool list -H -o name",
-                             "datasets": "zfs list -H -o name -t filesystem",
+                             "pools": zfs.POOLS, "datasets": zfs.FILESYSTEMS,
                              "exports": f"cat {EXPORTS}",
                              "active": "exportfs -v",
                              "ufw": "ufw status",
@@ -53,8 +52,8 @@ class Nfs:
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         return {"installed": packages.installed(out["pkgs"]),
-                "manual": packages.manual(out["manual"]), "pools": lines(out["pools"].text),
-                "datasets": lines(out["datasets"].text),
+                "manual": packages.manual(out["manual"]), "pools": zfs.names(out["pools"]),
+                "datasets": zfs.names(out["datasets"]),
                 "exports": out["exports"].text if out["exports"].ok else None,
                 "active": out["active"].text, "ufw": out["ufw"].text,
                 "dirs": lines(out["dirs"].text),

@@ -9,7 +9,7 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
-from phoenix_remote.facts import packages
+from phoenix_remote.facts import packages, zfs
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.ntlm import nt_hash
 from phoenix_remote.facts.parsers import lines, pdbedit_hash
@@ -54,7 +54,7 @@ class Samba:
             "user": sh("getent passwd {}", s.user),
             "pdb": "pdbedit -L -w",
             "conf": f"cat {SMB_CONF}",
-            "datasets": "zfs list -H -o name -t filesystem",
+            "datasets": zfs.FILESYSTEMS,
             "dirs": dirs_present(cfg, [x.dataset for x in s.shares]),
             "smbd": "systemctl is-active smbd",
             "nmbd": "systemctl is-active nmbd",
@@ -66,7 +66,7 @@ class Samba:
                 "manual": packages.manual(out["manual"]), "user": out["user"].ok,
                 "hash": pdbedit_hash(out["pdb"].text, s.user),
                 "conf": out["conf"].text if out["conf"].ok else None,
-                "datasets": lines(out["datasets"].text), "dirs": lines(out["dirs"].text),
+                "datasets": zfs.names(out["datasets"]), "dirs": lines(out["dirs"].text),
                 "services": {"smbd": out["smbd"].text.strip(), "nmbd": out["nmbd"].text.strip()}}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:

@@ -9,8 +9,8 @@ from phoenix_remote.config.checks import storage_rules
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Api, Change
 from phoenix_remote.errors import StepRefused
+from phoenix_remote.facts import zfs
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.facts.parsers import lines
 
 
 def nfs_desired(cfg: HostConfig) -> dict[str, dict]:
@@ -59,10 +59,10 @@ class Storage:
         return {"desired": desired(cfg)}
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
-        return {"datasets": "zfs list -H -o name -t filesystem"}
+        return {"datasets": zfs.FILESYSTEMS}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"datasets": lines(out["datasets"].text),
+        return {"datasets": zfs.names(out["datasets"]),
                 "storage": {s["storage"]: s for s in host.api.get("/storage")}}
 
     def plan(self, f: dict, cfg: HostConfig) -> list[Change]:

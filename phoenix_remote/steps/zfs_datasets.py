@@ -7,9 +7,9 @@ from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Plan, Run
-from phoenix_remote.errors import ProbeUnknown, StepRefused
+from phoenix_remote.errors import StepRefused
+from phoenix_remote.facts import zfs
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.facts.parsers import lines, zfs_props
 
 CREATE_ONLY = ("casesensitivity", "normalization", "utf8only", "encryption")
 
@@ -26,15 +26,10 @@ class ZfsDatasets:
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         props = sorted({p for sets in cfg.config.zfs.datasets.values()
                         for d in sets.values() for p in d} | {"mountpoint"})
-        return {"pools": "zpool list -H -o name",
-                "props": "zfs get -H -t filesystem -o name,property,value,source "
-                         + ",".join(props)}
+        return {"pools": zfs.POOLS, "props": zfs.props_query(props)}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        for name in ("pools", "props"):
-            if not out[name].ok:  # no zfs command is not "no datasets"
-                raise ProbeUnknown(f"zfs/zpool exited {out[name].code}")
-        return {"pools": lines(out["pools"].text), "props": zfs_props(out["props"].text)}
+        return {"pools": zfs.names(out["pools"]), "props": zfs.props(out["props"])}
 
     def plan(self, f: dict, cfg: HostConfig) -> Plan:
         z = cfg.config.zfs

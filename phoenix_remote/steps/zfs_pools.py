@@ -8,11 +8,11 @@ from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Run
-from phoenix_remote.errors import ProbeUnknown, StepRefused
+from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import drives as drive_facts
+from phoenix_remote.facts import zfs
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import DriveFacts
-from phoenix_remote.facts.parsers import lines, zfs_props
 
 
 class ZfsPools:
@@ -32,23 +32,18 @@ class ZfsPools:
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         z = cfg.config.zfs
-        cmds = {"pools": "zpool list -H -o name", "status": "zpool status",
-                "pool_props": "zpool get -H -o name,property,value,source "
-                              + ",".join(z.pool_options or {"autotrim": ""}),
-                "fs_props": "zfs get -H -d 0 -o name,property,value,source "
-                            + ",".join(z.filesystem_options or {"compression": ""})}
+        cmds = {"pools": zfs.POOLS, "status": zfs.STATUS,
+                "pool_props": zfs.pool_props_query(z.pool_options or ["autotrim"]),
+                "fs_props": zfs.props_query(z.filesystem_options or ["compression"], "-d 0")}
         for i, d in enumerate(self._drives(cfg)):
             cmds.update(drive_facts.commands(i, d.path))
         return cmds
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
         drives = self._drives(cfg)
-        pools = lines(out["pools"].text)
-        if not out["pools"].ok:  # no zpool command is not "no pools"
-            raise ProbeUnknown(f"zpool list exited {out['pools'].code}")
-        return {"pools": pools, "status": out["status"].text,
-                "pool_props": zfs_props(out["pool_props"].text),
-                "fs_props": zfs_props(out["fs_props"].text),
+        return {"pools": zfs.names(out["pools"]), "status": zfs.status(out["status"]),
+                "pool_props": zfs.props(out["pool_props"]),
+                "fs_props": zfs.props(out["fs_props"]),
                 "drives": {d.path: drive_facts.parse(i, d.path, out)
                            for i, d in enumerate(drives)}}
 
