@@ -8,7 +8,7 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, CommitNetwork, Run
 from phoenix_remote.errors import ProbeUnknown, StepRefused
-from phoenix_remote.facts import packages
+from phoenix_remote.facts import firewall, packages
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import ufw_status
 from phoenix_remote.host.shell import sh
@@ -88,7 +88,7 @@ class InitialSetup:
             "hostname": "hostnamectl --static || cat /etc/hostname",
             "iface": sh("cat {}", self.iface_file(cfg)),
             "hosts": "cat /etc/hosts",
-            "ufw": "ufw status",
+            "ufw": firewall.STATUS,
         }
         for i, path in enumerate(c.apt.disable_lists):
             cmds[f"disable{i}"] = sh("test -e {}", path)
@@ -111,7 +111,9 @@ class InitialSetup:
             "timezone": text["timezone"], "ntp_enabled": text["ntp_enabled"],
             "ntp_active": text["ntp_active"], "hostname": text["hostname"],
             "iface": text["iface"] if out["iface"].ok else None,
-            "hosts": text["hosts"], "ufw": text["ufw"], "ssh_port": host.ssh.port_in_use,
+            "hosts": text["hosts"], "ssh_port": host.ssh.port_in_use,
+            "ufw": firewall.status_text(out["ufw"],
+                                        c.firewall.package in packages.installed(out["pkgs"])),
             "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
                                 if out[f"disable{i}"].ok],
         }

@@ -9,7 +9,7 @@ from typing import Any
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Script
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import packages, zfs
+from phoenix_remote.facts import firewall, packages, zfs
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines, ufw_status
 from phoenix_remote.host.shell import sh
@@ -42,12 +42,12 @@ class Nfs:
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         n = cfg.config.nfs
-        return {"pkgs": packages.installed_query(n.packages),
+        return {"pkgs": packages.installed_query([*n.packages, "ufw"]),
                 "manual": packages.manual_query(n.packages),
                              "pools": zfs.POOLS, "datasets": zfs.FILESYSTEMS,
                              "exports": f"cat {EXPORTS}",
                              "active": "exportfs -v",
-                             "ufw": "ufw status",
+                             "ufw": firewall.STATUS,
                              "dirs": dirs_present(cfg, [e.dataset for e in n.exports])}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
@@ -55,7 +55,8 @@ class Nfs:
                 "manual": packages.manual(out["manual"]), "pools": zfs.names(out["pools"]),
                 "datasets": zfs.names(out["datasets"]),
                 "exports": out["exports"].text if out["exports"].ok else None,
-                "active": out["active"].text, "ufw": out["ufw"].text,
+                "active": out["active"].text, "ufw": firewall.status_text(out["ufw"],
+                                                     "ufw" in packages.installed(out["pkgs"])),
                 "dirs": lines(out["dirs"].text),
                 # the API only when this host serves NFS storages to PVE
                 "storage": {s["storage"]: s for s in host.api.get("/storage")}
