@@ -10,6 +10,7 @@ from pathlib import Path
 
 from phoenix_remote.cli import render
 from phoenix_remote.config import inventory as inv
+from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class RunRequest:
     junit: Path | None = None
     fail_fast: bool = False
     accept_new_host_keys: bool = False
-    known_hosts: Path = Path("~/.ssh/known_hosts")
+    known_hosts: Path = DEFAULT_KNOWN_HOSTS
     insecure: bool = False
     lock_timeout: float = 60.0
     failed_file: Path = Path(".phoenix-failed")

@@ -8,11 +8,10 @@ failure, with the traceback in the run log only; the other hosts' results are ke
 from __future__ import annotations
 
 import threading
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.runner import Emit, RunOptions, run_host
+from phoenix_remote.engine.runner import Emit, RunOptions, internal_error, run_host
 from phoenix_remote.engine.step import Step
 from phoenix_remote.engine.types import HostReport, Status
 
@@ -29,10 +28,7 @@ def run_fleet(hosts: list[HostConfig], steps: list[Step], opts: RunOptions, emit
         try:
             report = run_host(cfg, steps, opts, emit)
         except Exception as e:  # noqa: BLE001 - a bug must not end the other hosts' run
-            error = f"internal error: {type(e).__name__}: {e}"
-            report = HostReport(cfg.name, cfg.address, error=error)
-            emit(cfg.name, "", "failed", error)
-            emit(cfg.name, "", "traceback", traceback.format_exc())
+            report = HostReport(cfg.name, cfg.address, error=internal_error(cfg.name, e, emit))
         if fail_fast and report.status == Status.FAILED:
             stop.set()
         return report

@@ -147,9 +147,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
         report.error = str(e)
         emit(cfg.name, "", "failed", str(e))
     except Exception as e:  # noqa: BLE001 - a bug: this host fails, its results so far stay
-        report.error = f"internal error: {type(e).__name__}: {e}"
-        emit(cfg.name, "", "failed", report.error)
-        emit(cfg.name, "", "traceback", traceback.format_exc())
+        report.error = internal_error(cfg.name, e, emit)
     finally:
         ledger.release()
         report.connections = host.ssh.connections
@@ -157,6 +155,15 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
         host.close()
         report.duration = time.monotonic() - t0
     return report
+
+
+def internal_error(host: str, e: Exception, emit: Emit) -> str:
+    """A bug hit while running `host`: one line for the operator, the traceback in the run
+    log only. Returns the line (the host's error)."""
+    error = f"internal error: {type(e).__name__}: {e}"
+    emit(host, "", "failed", error)
+    emit(host, "", "traceback", traceback.format_exc())
+    return error
 
 
 def skip_reason(step: Step, cfg: HostConfig) -> str | None:

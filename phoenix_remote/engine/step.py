@@ -45,14 +45,15 @@ def gather(host: Any, steps: list[Step], cfg: HostConfig, extra: dict[str, str] 
            ) -> tuple[dict[str, dict[str, Out]], dict[str, Out]]:
     """One round trip for every step's commands and `extra`: (outputs by step id, outputs
     of extra). Commands two steps share run once."""
+    per_step = [step.commands(cfg) for step in steps]
     commands = dict(extra or {})
-    for i, step in enumerate(steps):
-        commands.update({f"s{i}_{name}": cmd for name, cmd in step.commands(cfg).items()})
+    for i, cmds in enumerate(per_step):
+        commands.update({f"s{i}_{name}": cmd for name, cmd in cmds.items()})
     stdins = [s for step in steps if (s := getattr(step, "probe_stdin", lambda c: None)(cfg))]
     assert len(stdins) <= 1, "one probe at most may read a secret"
     out = collect(host, commands, stdins[0] if stdins else None)
-    by_step = {step.id: {name: out[f"s{i}_{name}"] for name in step.commands(cfg)}
-               for i, step in enumerate(steps)}
+    by_step = {step.id: {name: out[f"s{i}_{name}"] for name in cmds}
+               for i, (step, cmds) in enumerate(zip(steps, per_step))}
     return by_step, {name: out[name] for name in extra or {}}
 
 

@@ -57,7 +57,8 @@ class Host:
         self.name = cfg.name
         self.readonly = readonly
         self.insecure = insecure
-        self.backup_dir = cfg.config.ledger_path.rsplit("/", 1)[0] + "/backups"
+        self.state_dir = cfg.config.ledger_path.rsplit("/", 1)[0]  # the ledger's directory
+        self.backup_dir = self.state_dir + "/backups"
         # SSH by default; tests pass a FakeTransport (tests/fake_transport.py)
         self.ssh: Transport = transport or SshSession(
             cfg.address, cfg.ssh.user, cfg.ssh.port, cfg.ssh.key_file, cfg.ssh.alias,
@@ -120,12 +121,13 @@ class Host:
         self._writable(f"write {path}")
         data = content.encode()
         log_path, log_text = log or (None, "")
-        command = install_command(path, len(data), mode, owner, self._backup_path(path, backup),
+        command = install_command(path, len(data), mode, owner, self.backup_path(path, backup),
                                   check, reload, log_path)
         result = self.ssh.run(command, data + log_text.encode(), self.cfg.ssh.command_timeout)
         return backups_in(result.stdout)
 
-    def _backup_path(self, path: str, backup: str) -> str | None:
+    def backup_path(self, path: str, backup: str) -> str | None:
+        """Where a backup of `path` goes (InstallFile.backup's values), None for "none"."""
         if backup == "none":
             return None
         if backup == "ledger":

@@ -47,11 +47,10 @@ def commit_network(host: Any, path: str, content: str, interface: str, address: 
                    window: float) -> list[str]:
     """Apply a new interfaces file as described above; returns the backup it made. Raises
     StepFailed when the change was not confirmed (the host has reverted by then)."""
-    staging_dir = host.backup_dir.rsplit("/", 1)[0] + "/network"
-    staging = f"{staging_dir}/{interface}.cfg"
+    staging = f"{host.state_dir}/network/{interface}.cfg"
     token = f"/run/phoenix-network-{interface}"
     host.install(staging, content, backup="none", check=("ifquery", "-i", staging, interface))
-    backup = host._backup_path(path, "ledger")
+    backup = host.backup_path(path, "ledger")
     kept = host.run(["sh", "-c", sh("if [ -e {0} ]; then mkdir -p -- \"$(dirname -- {1})\" "
                                     "&& cp -a -- {0} {1} && echo kept; fi", path, backup)])
     host.run(["systemd-run", "--collect", "--on-active=1", "sh", "-c", COMMIT, "phoenix-net",
