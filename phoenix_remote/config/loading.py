@@ -45,24 +45,37 @@ def _fail(source: str, message: str, path: str = "$") -> ConfigError:
     return ConfigError([Problem(source, path, message)])
 
 
+class NotRegularFile(Exception):
+    """The path names a directory, FIFO, device or socket; str() says which kind."""
+
+
+def read_regular(path: Path, limit: int) -> tuple[os.stat_result, bytes]:
+    """A regular file's status and its first limit+1 bytes (none when its size is over the
+    limit). Opening never waits: a FIFO is refused, not read. Raises OSError (cannot open)
+    or NotRegularFile."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile("a directory" if stat.S_ISDIR(st.st_mode)
+                                 else "not a regular file")
+        return st, (os.read(fd, limit + 1) if st.st_size <= limit else b"")
+    finally:
+        os.close(fd)
+
+
 def read_text(path: Path, what: str = "file") -> str:
     """A small regular UTF-8 file's text; anything else is one clear Problem."""
     src = str(path)
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        st, data = read_regular(path, MAX_BYTES)
     except OSError as e:
         raise _fail(src, f"cannot read {what}: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise _fail(src, f"cannot read {what}: it is {kind}; give the path of a file")
-        if st.st_size > MAX_BYTES:
-            raise _fail(src, f"{what} is {st.st_size} bytes; the limit is {MAX_BYTES}")
-        data = os.read(fd, MAX_BYTES + 1)
-    finally:
-        os.close(fd)
+    except NotRegularFile as e:
+        raise _fail(src, f"cannot read {what}: it is {e}; give the path of a file") from None
+    if st.st_size > MAX_BYTES:
+        raise _fail(src, f"{what} is {st.st_size} bytes; the limit is {MAX_BYTES}")
     if len(data) > MAX_BYTES:
         raise _fail(src, f"{what} is larger than {MAX_BYTES} bytes")
     try:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phoenix_remote.config.loading import NotRegularFile, bad_char, read_regular
+
 MASK = "***"
 SOURCES = ("env", "file", "prompt", "keyring")
 
@@ -114,7 +116,6 @@ def value_problem(value: str) -> str | None:
     """A secret travels as one line (e.g. `user:password` on chpasswd's stdin, where a line
     break would set a second account's password): refuse empty values and control
     characters. The message never contains the value."""
-    from phoenix_remote.config.loading import bad_char
     if not value:
         return "is empty"
     if why := bad_char(value):
@@ -128,28 +129,23 @@ def _read_secret_file(path: Path, base_dir: Path | None) -> str:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        st, data = read_regular(path, 4096)
     except FileNotFoundError:
         raise SecretUnavailable(f"secret file {path} does not exist") from None
     except PermissionError:
         raise SecretUnavailable(f"secret file {path} is not readable by this user") from None
     except OSError as e:
         raise SecretUnavailable(f"secret file {path}: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise SecretUnavailable(f"secret file {path} is not a regular file (a directory, "
-                                    "FIFO or device); give the path of a file")
-        mode = stat.S_IMODE(st.st_mode)
-        if mode & 0o077:
-            raise SecretUnavailable(
-                f"secret file {path} is readable by group/others (mode {mode:o}); "
-                f"run: chmod 600 {path}"
-            )
-        data = os.read(fd, 4097)
-    finally:
-        os.close(fd)
-    if len(data) > 4096:
+    except NotRegularFile:
+        raise SecretUnavailable(f"secret file {path} is not a regular file (a directory, "
+                                "FIFO or device); give the path of a file") from None
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise SecretUnavailable(
+            f"secret file {path} is readable by group/others (mode {mode:o}); "
+            f"run: chmod 600 {path}"
+        )
+    if st.st_size > 4096 or len(data) > 4096:
         raise SecretUnavailable(f"secret file {path} is larger than 4096 bytes")
     try:
         return data.decode("utf-8")
