@@ -3,6 +3,7 @@ a quoted value into a command, and nothing else imports shlex. (Display text in 
 may show a quoted argv.)"""
 
 import ast
+import re
 
 from tests.conftest import ROOT
 
@@ -51,3 +52,45 @@ def test_no_shell_text_is_built_outside_the_builder():
 def test_the_check_itself_finds_a_spliced_quote():
     tree = ast.parse('def probe(p):\n    return f"cat {quote([p])}"\n')
     assert spliced_quotes(tree) == [2]
+
+
+# Who may write a file on a host by shell text, and why (everything else: InstallFile)
+FILE_WRITERS = {
+    "host/install.py": "the one installer: content from stdin, backup, check, restore",
+    "engine/ledger.py": "the lock's owner note in the engine's own state directory",
+    "host/network.py": "the commit job's revert note in /run, read back by the engine",
+    "steps/nvidia.py": "gpg --dearmor -o: a key downloaded on the host, unknown at plan time",
+}
+WRITE = re.compile(r"(?<![-=&<>:\w])>>?\s*(?!&|/dev/null)\S|\btee\b|\bgpg\b.*\s-o\s|\bdd\b.*of=")
+
+
+def shell_writes(tree: ast.AST) -> list[int]:
+    """Lines of string constants (not docstrings) that write a file by shell redirection."""
+    skip = {id(node.body[0].value) for node in ast.walk(tree)  # docstrings
+            if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
+            and node.body and isinstance(node.body[0], ast.Expr)}
+    skip |= {id(part) for node in ast.walk(tree)  # f-string format specs such as {x:>9}
+             if isinstance(node, ast.FormattedValue) and node.format_spec
+             for part in ast.walk(node.format_spec)}
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in skip and WRITE.search(node.value)]
+
+
+def test_no_file_is_written_outside_the_installer():
+    found, writers = [], set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = str(path.relative_to(PACKAGE))
+        lines = shell_writes(ast.parse(path.read_text()))
+        if lines and rel in FILE_WRITERS:
+            writers.add(rel)
+        elif lines:
+            found += [f"{rel}:{n}" for n in lines]
+    assert found == [], "files written by shell text (use InstallFile): " + ", ".join(found)
+    assert writers == set(FILE_WRITERS), "an allowed writer no longer writes: drop it"
+
+
+def test_the_write_check_finds_redirections():
+    tree = ast.parse('"""doc > x"""\nA = "echo x >> /etc/motd"\nB = "true 2>/dev/null >&2"\n'
+                     'C = "printf %s | tee /etc/x"\nD = "cat > \\"$f\\""\nE = f"{x:>9}"\n')
+    assert shell_writes(tree) == [2, 4, 5]

@@ -48,7 +48,8 @@ class Progress:
         self.log = open(log_path, "a") if log_path else None
         self.t0 = time.monotonic()
 
-    def __call__(self, host: str, step: str, status: str, message: str) -> None:
+    def __call__(self, host: str, step: str, kind: str, message: str, /) -> None:
+        status = getattr(kind, "value", kind)  # a Status, or a progress word
         line = self.mask(f"{host:<12} {step or '-':<16} {status:<9} {message}")
         with self.lock:
             if self.log:

@@ -11,19 +11,19 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.runner import Emit, RunOptions, internal_error, run_host
+from phoenix_remote.engine.runner import RunOptions, internal_error, run_host
 from phoenix_remote.engine.step import Step
-from phoenix_remote.engine.types import HostReport, Status
+from phoenix_remote.engine.types import EventSink, HostReport, Status
 
 
-def run_fleet(hosts: list[HostConfig], steps: list[Step], opts: RunOptions, emit: Emit,
+def run_fleet(hosts: list[HostConfig], steps: list[Step], opts: RunOptions, emit: EventSink,
               forks: int = 10, fail_fast: bool = False) -> list[HostReport]:
     stop = threading.Event()
 
     def one(cfg: HostConfig) -> HostReport:
         if stop.is_set():
             report = HostReport(cfg.name, cfg.address, error="not started: --fail-fast")
-            emit(cfg.name, "", "skipped", "not started: --fail-fast")
+            emit(cfg.name, "", Status.SKIPPED, "not started: --fail-fast")
             return report
         try:
             report = run_host(cfg, steps, opts, emit)

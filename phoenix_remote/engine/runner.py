@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.ledger import Ledger, now
-from phoenix_remote.engine.step import Step, fingerprint, gather, probe
+from phoenix_remote.engine.step import Step, checked_facts, fingerprint, gather, probe
 from phoenix_remote.engine.types import (
     Api,
     Change,
     CommitNetwork,
+    EventSink,
     HostReport,
     InstallFile,
     Reboot,
@@ -51,14 +53,13 @@ class RunOptions:
     skip: tuple[str, ...] = ()
 
 
-Emit = Callable[[str, str, str, str], None]  # host, step, status, message
 
 
 def selected(steps: list[Step], opts: RunOptions) -> list[Step]:
     return [s for s in steps if (not opts.only or s.id in opts.only) and s.id not in opts.skip]
 
 
-def execute(host: Host, change: Change, emit: Emit, step_id: str,
+def execute(host: Host, change: Change, emit: EventSink, step_id: str,
             backups: list[str]) -> None:
     """Carry out one change's actions in order; the backups they make are added to
     `backups` as they happen (a failure midway still records the earlier ones)."""
@@ -89,7 +90,7 @@ def execute(host: Host, change: Change, emit: Emit, step_id: str,
                      f"host moved to {action.address}; continuing there")
 
 
-def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -> HostReport:
+def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: EventSink) -> HostReport:
     report = HostReport(cfg.name, cfg.address)
     t0 = time.monotonic()
     host = Host(cfg, readonly=opts.mode != "apply", accept_new_host_keys=opts.accept_new_host_keys,
@@ -116,7 +117,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
             if failed:
                 report.steps.append(StepResult(step.id, Status.SKIPPED,
                                                error="an earlier step failed"))
-                emit(cfg.name, step.id, Status.SKIPPED.value, "an earlier step failed")
+                emit(cfg.name, step.id, Status.SKIPPED, "an earlier step failed")
                 continue
             if step in probing and step.id not in outputs:  # an earlier step changed the host
                 outputs, _ = gather(host, probing[probing.index(step):], cfg)
@@ -125,7 +126,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
             if result.status == Status.CHANGED:
                 outputs = {}  # what later steps see may have changed: look again
             report.steps.append(result)
-            emit(cfg.name, step.id, result.status.value, result.error or
+            emit(cfg.name, step.id, result.status, result.error or
                  f"{len(result.changes)} change(s)")
             if result.status == Status.FAILED and opts.mode == "apply":
                 failed = True
@@ -145,7 +146,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
                 report.reboot_needed = False
     except PhoenixError as e:
         report.error = str(e)
-        emit(cfg.name, "", "failed", str(e))
+        emit(cfg.name, "", Status.FAILED, str(e))
     except Exception as e:  # noqa: BLE001 - a bug: this host fails, its results so far stay
         report.error = internal_error(cfg.name, e, emit)
     finally:
@@ -157,11 +158,11 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: Emit) -
     return report
 
 
-def internal_error(host: str, e: Exception, emit: Emit) -> str:
+def internal_error(host: str, e: Exception, emit: EventSink) -> str:
     """A bug hit while running `host`: one line for the operator, the traceback in the run
     log only. Returns the line (the host's error)."""
     error = f"internal error: {type(e).__name__}: {e}"
-    emit(host, "", "failed", error)
+    emit(host, "", Status.FAILED, error)
     emit(host, "", "traceback", traceback.format_exc())
     return error
 
@@ -183,7 +184,7 @@ def preflight(host: Host, ledger: Ledger, out: dict[str, Out]) -> None:
 
 
 def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunOptions,
-             emit: Emit, log_file: str, out: dict[str, Out]) -> StepResult:
+             emit: EventSink, log_file: str, out: dict[str, Out]) -> StepResult:
     t0 = time.monotonic()
     trips0 = host.ssh.round_trips
     result = StepResult(step.id, Status.OK)
@@ -194,7 +195,7 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
             result.status = Status.SKIPPED
             result.notes.append(skip)
             return result
-        facts = step.facts(out, host, cfg)
+        facts = checked_facts(step, out, host, cfg)
         changes = step.plan(facts, cfg)
         result.changes = list(changes)
         result.notes += getattr(changes, "notes", [])
@@ -223,7 +224,8 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
 
 
 def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes: list[Change],
-               facts: dict, result: StepResult, emit: Emit, log_file: str) -> None:
+               facts: Mapping[str, Any], result: StepResult, emit: EventSink,
+               log_file: str) -> None:
     fp = fingerprint(step, cfg)
     previous = ledger.step(step.id)
     if not changes:

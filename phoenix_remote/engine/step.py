@@ -5,21 +5,26 @@
         title: str
         def inputs(cfg) -> dict      # the non-secret inputs: their hash is the fingerprint
         def commands(cfg) -> dict[str, str]   # read-only shell commands, by name
-        def facts(out, host, cfg) -> dict     # parse their output (+ read-only API calls);
-                                              # raises ProbeUnknown when it cannot tell
+        def facts(out, host, cfg) -> dict     # parse their output (+ read-only API calls)
+                                              # with facts/*; ProbeUnknown when it cannot tell
+        facts_model: type                     # a TypedDict: the shape facts() returns
         def plan(facts, cfg) -> list[Change]   # pure: no I/O
 
 A step may also set `skip_reason(cfg) -> str | None` to be skipped with a message (e.g.
 NVIDIA on a GPU-less host when the config says so), and `probe_stdin(cfg)` for the one
 probe that reads a secret (on fd 3 of the batch).
 
-`gather` runs the commands of many steps (and any extra ones) in one round trip.
+`gather` runs the commands of many steps (and any extra ones) in one round trip;
+`checked_facts` parses them and holds the result to the step's facts_model, so a parser
+and the plan cannot drift apart (the step cases are held to the same models).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from functools import cache
 from typing import Any, Protocol
 
 from phoenix_remote import __version__
@@ -32,13 +37,16 @@ class Step(Protocol):
     id: str
     title: str
 
+    @property
+    def facts_model(self) -> type: ...
+
     def inputs(self, cfg: HostConfig) -> dict[str, Any]: ...
 
     def commands(self, cfg: HostConfig) -> dict[str, str]: ...
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict[str, Any]: ...
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> Mapping[str, Any]: ...
 
-    def plan(self, facts: dict[str, Any], cfg: HostConfig) -> list[Change]: ...
+    def plan(self, facts: Any, cfg: HostConfig) -> list[Change]: ...  # facts: facts_model
 
 
 def gather(host: Any, steps: list[Step], cfg: HostConfig, extra: dict[str, str] | None = None
@@ -57,10 +65,32 @@ def gather(host: Any, steps: list[Step], cfg: HostConfig, extra: dict[str, str] 
     return by_step, {name: out[name] for name in extra or {}}
 
 
-def probe(host: Any, step: Step, cfg: HostConfig) -> dict[str, Any]:
+@cache
+def _validator(model: type) -> Any:
+    from pydantic import TypeAdapter
+    return TypeAdapter(model)
+
+
+def check_facts(step: Step, facts: Any) -> None:
+    """Raise (a bug) when facts do not have the shape of the step's facts_model: a key it
+    does not declare (ValueError), a missing key or a wrong type (pydantic's ValidationError)."""
+    extra = set(facts) - set(step.facts_model.__annotations__)
+    if extra:
+        raise ValueError(f"{step.id}: facts the model does not declare: {sorted(extra)}")
+    _validator(step.facts_model).validate_python(facts)
+
+
+def checked_facts(step: Step, out: dict[str, Out], host: Any, cfg: HostConfig
+                  ) -> Mapping[str, Any]:
+    facts = step.facts(out, host, cfg)
+    check_facts(step, facts)
+    return facts
+
+
+def probe(host: Any, step: Step, cfg: HostConfig) -> Mapping[str, Any]:
     """One step's facts, in one round trip of its own (after it changed the host)."""
     out, _ = gather(host, [step], cfg)
-    return step.facts(out[step.id], host, cfg)
+    return checked_facts(step, out[step.id], host, cfg)
 
 
 def fingerprint(step: Step, cfg: HostConfig) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.host.shell import quote
@@ -183,3 +183,14 @@ class HostReport:
                 "error": self.error, "duration_s": round(self.duration, 3),
                 "reboot_needed": self.reboot_needed, "connections": self.connections,
                 "round_trips": self.round_trips, "steps": [s.as_dict() for s in self.steps]}
+
+
+# What a run reports as it goes, besides a step's Status (which is reported too)
+Progress = Literal["connected", "running", "action", "change", "note", "warning", "traceback"]
+
+
+class EventSink(Protocol):
+    """Where a run's events go: the CLI's progress lines and run log (cli/render.py), a
+    list in the tests. `step` is "" for events of the host as a whole."""
+
+    def __call__(self, host: str, step: str, kind: Progress | Status, text: str, /) -> None: ...

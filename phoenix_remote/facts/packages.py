@@ -15,6 +15,9 @@ from phoenix_remote.facts.parsers import dpkg_installed
 from phoenix_remote.host.shell import quote
 
 ANSWERED = (0, 1)  # dpkg-query: all found / some unknown
+# -s simulates; empty cache paths keep apt from rebuilding its caches on disk
+UPGRADES = ("apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= "
+            "-o Dir::Cache::srcpkgcache= dist-upgrade")
 
 
 def installed_query(names: Iterable[str]) -> str:
@@ -38,3 +41,11 @@ def manual(out: Out) -> set[str]:
     if not out.ok:
         raise ProbeUnknown(f"apt-mark showmanual exited {out.code}")
     return set(out.text.split())
+
+
+def upgrades(out: Out) -> int:
+    """How many packages `apt-get -s dist-upgrade` would install or upgrade. A failing apt
+    must not read as "nothing to upgrade"."""
+    if not out.ok:
+        raise ProbeUnknown(f"apt-get -s dist-upgrade exited {out.code}")
+    return sum(line.startswith("Inst ") for line in out.text.splitlines())

@@ -11,6 +11,8 @@ from phoenix_remote.errors import ProbeUnknown
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines, zfs_props
 
+ZfsProps = dict[str, dict[str, tuple[str, str]]]  # {pool or dataset: {prop: (value, source)}}
+
 POOLS = "zpool list -H -o name"
 STATUS = "zpool status"
 FILESYSTEMS = "zfs list -H -o name -t filesystem"
@@ -35,7 +37,7 @@ def names(out: Out, what: str = "zpool/zfs list") -> list[str]:
     return lines(_answered(out, what))
 
 
-def props(out: Out, what: str = "zfs/zpool get") -> dict[str, dict[str, tuple[str, str]]]:
+def props(out: Out, what: str = "zfs/zpool get") -> ZfsProps:
     """{dataset or pool: {property: (value, source)}}"""
     return zfs_props(_answered(out, what))
 

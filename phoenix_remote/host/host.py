@@ -16,7 +16,7 @@ from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import HostError, PhoenixError
 from phoenix_remote.host.install import backups_in, install_command
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
-from phoenix_remote.host.shell import quote, sh
+from phoenix_remote.host.shell import quote
 from phoenix_remote.host.ssh import SCRIPT, Result, SshSession
 
 if TYPE_CHECKING:  # the API client (requests, proxmoxer) loads only when a step needs it
@@ -83,9 +83,9 @@ class Host:
                             check=False)
 
     def read_file(self, path: str) -> str | None:
-        r = self.query(sh("if [ -e {0} ]; then cat -- {0}; else exit 3; fi", path),
-                       check=False)
-        if r.code == 3:
+        from phoenix_remote.facts import files
+        r = self.query(files.read(path), check=False)
+        if r.code == files.ABSENT:
             return None
         if r.code != 0:
             raise HostError(f"{self.name}: cannot read {path}: {r.stderr.strip()}")

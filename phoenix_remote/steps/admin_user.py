@@ -5,20 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
-from phoenix_remote.engine.types import Api, Change, Run, Script
+from phoenix_remote.engine.types import Api, Change, InstallFile, Run
+from phoenix_remote.facts import pve, users
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.facts.parsers import passwd_entry
-from phoenix_remote.host.shell import sh
-
-# Reads "user:password" on fd 3 (the batch's stdin), says whether the shadow entry holds that
-# password; nothing is printed. Perl is in every Debian (perl-base is essential) and its crypt()
-# is libcrypt's (yescrypt included), whatever Python the host has. Exit 0 matches, 1 differs,
-# 2 no usable password (empty or locked), 3 no such user.
-CHECK_PASSWORD = ("perl -e 'my ($u, $p) = split(/:/, scalar(<STDIN>), 2); chomp $p; "
-                  "my $h = (getpwnam($u))[1]; exit 3 unless defined $h; "
-                  "exit 2 if $h eq q() || $h =~ /^[!*]/; exit(crypt($p, $h) eq $h ? 0 : 1)' <&3")
 
 
 def public_key(cfg: HostConfig) -> str | None:
@@ -26,24 +19,33 @@ def public_key(cfg: HostConfig) -> str | None:
     return cfg.admin_public_key
 
 
+class AdminUserFacts(TypedDict):
+    passwd: dict[str, str] | None
+    groups: list[str]
+    ssh_modes: list[str]
+    keys: list[str]
+    password: str  # matches / differs / unset / no user / unknown (no secret to check)
+    pve_user: bool
+    acl: list[pve.Record]
+    pve_password: str  # matches / differs / unknown (no user or no secret)
+
+
 class AdminUser:
     id = "admin_user"
     title = "admin user (Linux + Proxmox + SSH key)"
+    facts_model = AdminUserFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         return {**cfg.config.admin_user.model_dump(), "key": public_key(cfg)}
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         a = cfg.config.admin_user
-        home = sh("home=$(getent passwd {} | cut -d: -f6); ", a.username)
-        cmds = {
-            "passwd": sh("getent passwd {}", a.username),
-            "groups": sh("id -nG {}", a.username),
-            "ssh": home + "stat -c '%a %U' \"$home/.ssh\" \"$home/.ssh/authorized_keys\"",
-            "keys": home + "cat \"$home/.ssh/authorized_keys\"",
-        }
+        cmds = {"passwd": users.account_query(a.username),
+                "groups": users.groups_query(a.username),
+                "ssh": users.ssh_modes_query(a.username),
+                "keys": users.keys_query(a.username)}
         if a.password_secret in cfg.secrets:
-            cmds["password"] = CHECK_PASSWORD
+            cmds["password"] = users.CHECK_PASSWORD
         return cmds
 
     def probe_stdin(self, cfg: HostConfig) -> Secret | None:
@@ -52,29 +54,24 @@ class AdminUser:
         secret = cfg.secrets.get(a.password_secret or "")
         return Secret(f"{a.username}:{secret.reveal()}\n", secret.origin) if secret else None
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> AdminUserFacts:
         a = cfg.config.admin_user
-        facts: dict = {"passwd": passwd_entry(out["passwd"].text) if out["passwd"].ok else None,
-                       "groups": out["groups"].text.split(),
-                       "ssh_modes": out["ssh"].text.splitlines() if out["ssh"].ok else [],
-                       "keys": out["keys"].text.splitlines() if out["keys"].ok else [],
-                       "password": "unknown"}
-        if "password" in out:
-            facts["password"] = {0: "matches", 1: "differs", 2: "unset", 3: "no user"}.get(
-                out["password"].code, "unknown")
-        # the list, not GET /access/users/{id}: PVE answers a missing user with a plain 500
-        facts["pve_user"] = any(u.get("userid") == a.pve_userid
-                                for u in host.api.get("/access/users"))
-        facts["acl"] = [x for x in host.api.get("/access/acl")
-                        if x["ugid"] == a.pve_userid and x["path"] == a.pve_acl_path]
         secret = cfg.secrets.get(a.password_secret or "")
-        facts["pve_password"] = "unknown"
-        if facts["pve_user"] and secret:
+        pve_user = pve.user_exists(host.api, a.pve_userid)
+        pve_password = "unknown"
+        if pve_user and secret:
             ok = host.api.login_works(a.pve_userid, secret.reveal())
-            facts["pve_password"] = "matches" if ok else "differs"
-        return facts
+            pve_password = "matches" if ok else "differs"
+        return {"passwd": users.account(out["passwd"]),
+                "groups": users.groups(out["groups"]),
+                "ssh_modes": users.home_lines(out["ssh"], "~/.ssh's modes"),
+                "keys": users.home_lines(out["keys"], "authorized_keys"),
+                "password": users.password(out["password"]) if "password" in out else "unknown",
+                "pve_user": pve_user,
+                "acl": pve.acl_entries(host.api, a.pve_userid, a.pve_acl_path),
+                "pve_password": pve_password}
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: AdminUserFacts, cfg: HostConfig) -> list[Change]:
         a = cfg.config.admin_user
         secret: Secret | None = cfg.secrets.get(a.password_secret or "")
         changes: list[Change] = []
@@ -106,25 +103,22 @@ class AdminUser:
                                                               "roles": a.pve_role,
                                                               "users": a.pve_userid}),)))
         key = public_key(cfg)
-        if key and (key not in f["keys"] or f["ssh_modes"] != [f"700 {a.username}",
-                                                                 f"600 {a.username}"]):
+        modes = [f"700 {a.username}", f"600 {a.username}"]
+        if key and (key not in f["keys"] or f["ssh_modes"] != modes):
             changes.append(Change(f"SSH key of {a.username}", "absent" if key not in f["keys"]
                                   else "wrong modes", f"{key.split()[0]} …{key[-20:]}",
-                                  (Script(add_key_script(a.username, key),
-                                          f"add the SSH key of {a.username}"),)))
+                                  key_actions(a.username, f["passwd"], f["keys"], key)))
         return changes
 
 
-def add_key_script(user: str, key: str) -> str:
-    """Create ~/.ssh (700) and authorized_keys (600), owned by the user; add the key once."""
-    return sh("""set -e
-user={0}
-key={1}
-home=$(getent passwd "$user" | cut -d: -f6)
-install -d -m 700 -o "$user" -g "$(id -gn "$user")" "$home/.ssh"
-keys="$home/.ssh/authorized_keys"
-touch "$keys"
-grep -qxF "$key" "$keys" || printf '%s\\n' "$key" >> "$keys"
-chmod 600 "$keys"
-chown "$user":"$(id -gn "$user")" "$keys"
-""", user, key)
+def key_actions(user: str, passwd: dict[str, str] | None, keys: list[str], key: str
+                ) -> tuple[Run, InstallFile]:
+    """~/.ssh (700) and authorized_keys (600) owned by the user, holding the key once (the
+    other lines kept). A user created in this apply gets useradd's defaults: /home/<name>,
+    a group of the same name."""
+    home = passwd["home"] if passwd else f"/home/{user}"
+    group = passwd["gid"] if passwd else user
+    lines = keys if key in keys else [*keys, key]
+    return (Run(("install", "-d", "-m", "700", "-o", user, "-g", group, f"{home}/.ssh")),
+            InstallFile(f"{home}/.ssh/authorized_keys", "".join(x + "\n" for x in lines),
+                        mode="0600", owner=f"{user}:{group}"))

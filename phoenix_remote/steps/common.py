@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
+from typing import Any
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Run
@@ -54,7 +56,8 @@ def dirs_present(cfg: HostConfig, datasets: list[str]) -> str:
                       for d in datasets) or "true"
 
 
-def dataset_mounts(cfg: HostConfig, items: list[tuple[str, str]], f: dict) -> list[Change]:
+def dataset_mounts(cfg: HostConfig, items: list[tuple[str, str]], f: Mapping[str, Any]
+                   ) -> list[Change]:
     """Each (what, dataset) must exist on the host (or be created earlier in this apply by
     zfs_datasets); its mountpoint directory is ensured. f: "datasets" and "dirs" facts."""
     planned = cfg.config.zfs.planned_datasets()

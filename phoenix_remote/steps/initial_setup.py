@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, CommitNetwork, Run
-from phoenix_remote.errors import ProbeUnknown, StepRefused
-from phoenix_remote.facts import firewall, packages
+from phoenix_remote.errors import StepRefused
+from phoenix_remote.facts import files, firewall, packages, services, system
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import ufw_status
-from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (
     APT_ENV,
     apt_install,
@@ -59,9 +60,29 @@ def ufw_rule(rule: str) -> tuple[str, str]:
     return (rule, "Anywhere")
 
 
+class InitialSetupFacts(TypedDict):
+    logrotate: str | None
+    sources: str
+    lists: str
+    upgradable_n: int
+    installed: set[str]
+    manual: set[str]
+    has_smbd: bool
+    timezone: str
+    ntp_enabled: str
+    ntp_active: str
+    hostname: str
+    iface: str | None
+    hosts: str
+    ssh_port: int
+    ufw: str
+    disable_present: list[str]
+
+
 class InitialSetup:
     id = "initial_setup"
     title = "repositories, upgrade, packages, time, firewall, network identity"
+    facts_model = InitialSetupFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         c = cfg.config
@@ -73,56 +94,53 @@ class InitialSetup:
         c = cfg.config
         pkgs = [*c.base_packages, *c.samba_packages, c.time.ntp_package, c.firewall.package]
         cmds = {
-            "logrotate": sh("cat {}", c.logging.logrotate_file),
-            "sources": sh("cat {}", c.apt.sources_list),
+            "logrotate": files.read(c.logging.logrotate_file),
+            "sources": files.read(c.apt.sources_list),
             "lists": "ls /var/lib/apt/lists/",
-            # -s simulates; empty cache paths keep apt from rebuilding its caches on disk
-            "upgradable": "apt-get -s -o Debug::NoLocking=1 -o Dir::Cache::pkgcache= "
-                          "-o Dir::Cache::srcpkgcache= dist-upgrade",
+            "upgradable": packages.UPGRADES,
             "pkgs": packages.installed_query(pkgs),
             "manual": packages.manual_query(pkgs),
             "smbd": "command -v smbd",
-            "timezone": "timedatectl show -p Timezone --value",
-            "ntp_enabled": sh("systemctl is-enabled {}", c.time.ntp_service),
-            "ntp_active": sh("systemctl is-active {}", c.time.ntp_service),
-            "hostname": "hostnamectl --static || cat /etc/hostname",
-            "iface": sh("cat {}", self.iface_file(cfg)),
-            "hosts": "cat /etc/hosts",
+            "timezone": system.TIMEZONE,
+            "ntp_enabled": services.enabled_query(c.time.ntp_service),
+            "ntp_active": services.active_query(c.time.ntp_service),
+            "hostname": system.HOSTNAME,
+            "iface": files.read(self.iface_file(cfg)),
+            "hosts": files.read("/etc/hosts"),
             "ufw": firewall.STATUS,
         }
         for i, path in enumerate(c.apt.disable_lists):
-            cmds[f"disable{i}"] = sh("test -e {}", path)
+            cmds[f"disable{i}"] = files.exists(path)
         return cmds
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> InitialSetupFacts:
         c = cfg.config
-        if not out["upgradable"].ok:  # a failing apt must not read as "nothing to upgrade"
-            raise ProbeUnknown(f"apt-get -s dist-upgrade exited {out['upgradable'].code}")
-        text = {k: v.text for k, v in out.items()}
+        installed = packages.installed(out["pkgs"])
         return {
-            "logrotate": text["logrotate"] if out["logrotate"].ok else None,
-            "sources": text["sources"] if out["sources"].ok else "",
-            "lists": text["lists"],
-            "upgradable_n": sum(line.startswith("Inst ")
-                                for line in text["upgradable"].splitlines()),
-            "installed": packages.installed(out["pkgs"]),
+            "logrotate": files.content(out["logrotate"], c.logging.logrotate_file),
+            "sources": files.content(out["sources"], c.apt.sources_list) or "",
+            "lists": out["lists"].text,
+            "upgradable_n": packages.upgrades(out["upgradable"]),
+            "installed": installed,
             "manual": packages.manual(out["manual"]),
             "has_smbd": out["smbd"].ok,
-            "timezone": text["timezone"], "ntp_enabled": text["ntp_enabled"],
-            "ntp_active": text["ntp_active"], "hostname": text["hostname"],
-            "iface": text["iface"] if out["iface"].ok else None,
-            "hosts": text["hosts"], "ssh_port": host.ssh.port_in_use,
-            "ufw": firewall.status_text(out["ufw"],
-                                        c.firewall.package in packages.installed(out["pkgs"])),
+            "timezone": system.timezone(out["timezone"]),
+            "ntp_enabled": services.enabled(out["ntp_enabled"], c.time.ntp_service),
+            "ntp_active": services.active(out["ntp_active"], c.time.ntp_service),
+            "hostname": system.hostname(out["hostname"]),
+            "iface": files.content(out["iface"], self.iface_file(cfg)),
+            "hosts": files.content(out["hosts"], "/etc/hosts") or "",
+            "ssh_port": host.ssh.port_in_use,
+            "ufw": firewall.status_text(out["ufw"], c.firewall.package in installed),
             "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
-                                if out[f"disable{i}"].ok],
+                                if files.present(out[f"disable{i}"], p)],
         }
 
     @staticmethod
     def iface_file(cfg: HostConfig) -> str:
         return f"/etc/network/interfaces.d/50-{cfg.config.network.interface}.cfg"
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: InitialSetupFacts, cfg: HostConfig) -> list[Change]:
         c = cfg.config
         changes: list[Change] = []
         if ch := file_change(c.logging.logrotate_file, f["logrotate"], logrotate_text(cfg)):
@@ -174,9 +192,9 @@ class InitialSetup:
         changes += self.network_plan(f, cfg)
         return changes
 
-    def firewall_plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def firewall_plan(self, f: InitialSetupFacts, cfg: HostConfig) -> list[Change]:
         allow = cfg.config.firewall.allow
-        port = str(f.get("ssh_port") or cfg.ssh.port or 22)  # the port this run uses
+        port = str(f["ssh_port"])  # the port this run uses
         # the OpenSSH profile opens 22 only: another port needs its own rule
         names = (port, f"{port}/tcp") + (("OpenSSH", "ssh") if port == "22" else ())
         if not any(r in names for r in allow):
@@ -196,7 +214,7 @@ class InitialSetup:
                        + (", ".join(missing) or "none"), "active; allows "
                        + ", ".join(cfg.config.firewall.allow), actions)]
 
-    def network_plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def network_plan(self, f: InitialSetupFacts, cfg: HostConfig) -> list[Change]:
         n = cfg.config.network
         changes = []
         if f["hostname"].strip() != n.hostname:

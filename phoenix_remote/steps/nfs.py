@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Script
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import firewall, packages, zfs
+from phoenix_remote.facts import files, firewall, packages, pve, zfs
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines, ufw_status
 from phoenix_remote.host.shell import sh
@@ -33,9 +35,21 @@ def exports_text(cfg: HostConfig) -> str:
     return HEADER + body
 
 
+class NfsFacts(TypedDict):
+    installed: set[str]
+    manual: set[str]
+    pools: list[str]
+    datasets: list[str]
+    exports: str | None
+    ufw: str
+    dirs: list[str]
+    storage: dict[str, pve.Record]
+
+
 class Nfs:
     id = "nfs"
     title = "NFS exports"
+    facts_model = NfsFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         return {"nfs": cfg.config.nfs.model_dump(), "exports": exports_text(cfg)}
@@ -44,25 +58,22 @@ class Nfs:
         n = cfg.config.nfs
         return {"pkgs": packages.installed_query([*n.packages, "ufw"]),
                 "manual": packages.manual_query(n.packages),
-                             "pools": zfs.POOLS, "datasets": zfs.FILESYSTEMS,
-                             "exports": f"cat {EXPORTS}",
-                             "active": "exportfs -v",
-                             "ufw": firewall.STATUS,
-                             "dirs": dirs_present(cfg, [e.dataset for e in n.exports])}
+                "pools": zfs.POOLS, "datasets": zfs.FILESYSTEMS,
+                "exports": files.read(EXPORTS),
+                "ufw": firewall.STATUS,
+                "dirs": dirs_present(cfg, [e.dataset for e in n.exports])}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"installed": packages.installed(out["pkgs"]),
-                "manual": packages.manual(out["manual"]), "pools": zfs.names(out["pools"]),
-                "datasets": zfs.names(out["datasets"]),
-                "exports": out["exports"].text if out["exports"].ok else None,
-                "active": out["active"].text, "ufw": firewall.status_text(out["ufw"],
-                                                     "ufw" in packages.installed(out["pkgs"])),
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> NfsFacts:
+        installed = packages.installed(out["pkgs"])
+        return {"installed": installed, "manual": packages.manual(out["manual"]),
+                "pools": zfs.names(out["pools"]), "datasets": zfs.names(out["datasets"]),
+                "exports": files.content(out["exports"], EXPORTS),
+                "ufw": firewall.status_text(out["ufw"], "ufw" in installed),
                 "dirs": lines(out["dirs"].text),
                 # the API only when this host serves NFS storages to PVE
-                "storage": {s["storage"]: s for s in host.api.get("/storage")}
-                if nfs_desired(cfg) else {}}
+                "storage": pve.storages(host.api) if nfs_desired(cfg) else {}}
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: NfsFacts, cfg: HostConfig) -> list[Change]:
         n = cfg.config.nfs
         changes = []
         missing = [p for p in n.packages if p not in f["installed"]]

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, InstallFile, Plan, Reboot, Run, Script
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import packages
+from phoenix_remote.facts import files, nvidia, packages, system
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import APT_ENV, apt_install
@@ -20,9 +22,26 @@ from phoenix_remote.steps.common import APT_ENV, apt_install
 KEYRING = "/etc/apt/trusted.gpg.d/cuda-archive-keyring.gpg"
 
 
+class NvidiaFacts(TypedDict):
+    pve_major: int
+    debian: str
+    gpu: bool
+    loaded: bool
+    smi_ok: bool
+    smi: str
+    krel: str
+    blacklist: str
+    installed: set[str]
+    repo: str
+    key: bool
+    initramfs_time: int
+    module_time: int
+
+
 class Nvidia:
     id = "nvidia"
     title = "NVIDIA driver"
+    facts_model = NvidiaFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         return cfg.config.nvidia.model_dump()
@@ -33,45 +52,40 @@ class Nvidia:
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         nv = cfg.config.nvidia
         return {
-            "pveversion": "pveversion",
-            "debian": "cat /etc/debian_version",
-            "lspci": "lspci",
-            "lsmod": "lsmod",
-            # only with the module already loaded: nvidia-smi would otherwise load it
-            "smi": "lsmod | grep -q '^nvidia ' && nvidia-smi",
-            "krel": "uname -r",
-            "blacklist": sh("cat {}", nv.blacklist_file),
+            "pveversion": system.PVEVERSION,
+            "debian": system.DEBIAN,
+            "lspci": nvidia.LSPCI,
+            "lsmod": nvidia.LSMOD,
+            "smi": nvidia.SMI,
+            "krel": system.KERNEL,
+            "blacklist": files.read(nv.blacklist_file),
             "pkgs": packages.installed_query([nv.driver_package, "proxmox-default-headers",
                                                *nv.extra_packages, "proxmox-headers-*"]),
-            "repo": sh("cat {}", nv.repository_file),
-            "key": sh("test -s {}", KEYRING),
-            "initramfs": "stat -c %Y /boot/initrd.img-$(uname -r)",
-            "module_built": "ls /lib/modules/$(uname -r)/updates/dkms/ 2>/dev/null | grep -c "
-                            "'^nvidia'",
-            "module_time": "stat -c %Y /lib/modules/$(uname -r)/updates/dkms/nvidia.ko",
+            "repo": files.read(nv.repository_file),
+            "key": files.exists(KEYRING, nonempty=True),
+            "initramfs": nvidia.INITRAMFS_TIME,
+            "module_time": nvidia.MODULE_TIME,
         }
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        pve = re.search(r"pve-manager/(\d+)\.", out["pveversion"].text)
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> NvidiaFacts:
+        nv = cfg.config.nvidia
         return {
-            "pve_major": int(pve.group(1)) if pve else None,
-            "debian": out["debian"].text.strip(),
-            "gpu": bool(re.search(r"NVIDIA", out["lspci"].text)),
-            "loaded": bool(re.search(r"^nvidia\s", out["lsmod"].text, re.M)),
+            "pve_major": system.pve_major(out["pveversion"]),
+            "debian": system.debian(out["debian"]),
+            "gpu": nvidia.gpu(out["lspci"]),
+            "loaded": nvidia.loaded(out["lsmod"]),
             "smi_ok": out["smi"].ok,
             "smi": out["smi"].text,
-            "krel": out["krel"].text.strip(),
-            "blacklist": out["blacklist"].text if out["blacklist"].ok else "",
+            "krel": system.kernel(out["krel"]),
+            "blacklist": files.content(out["blacklist"], nv.blacklist_file) or "",
             "installed": packages.installed(out["pkgs"]),
-            "repo": out["repo"].text if out["repo"].ok else "",
-            "key": out["key"].ok,
-            "initramfs_time": int(out["initramfs"].text.strip() or 0)
-            if out["initramfs"].ok else 0,
-            "module_time": int(out["module_time"].text.strip() or 0)
-            if out["module_time"].ok else 0,
+            "repo": files.content(out["repo"], nv.repository_file) or "",
+            "key": files.present(out["key"], KEYRING),
+            "initramfs_time": nvidia.mtime(out["initramfs"], "the initramfs"),
+            "module_time": nvidia.mtime(out["module_time"], "the nvidia module"),
         }
 
-    def plan(self, f: dict, cfg: HostConfig) -> Plan:
+    def plan(self, f: NvidiaFacts, cfg: HostConfig) -> Plan:
         nv = cfg.config.nvidia
         if f["pve_major"] != nv.required_pve_major:
             raise StepRefused(f"pveversion reports PVE {f['pve_major']}, the driver step "

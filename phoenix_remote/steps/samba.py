@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Change, Run
-from phoenix_remote.facts import packages, zfs
+from phoenix_remote.facts import files, packages, services, users, zfs
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.ntlm import nt_hash
-from phoenix_remote.facts.parsers import lines, pdbedit_hash
-from phoenix_remote.host.shell import sh
+from phoenix_remote.facts.parsers import lines
 from phoenix_remote.steps.common import (
     apt_install,
     dataset_mounts,
@@ -38,9 +39,21 @@ def smb_conf_text(cfg: HostConfig) -> str:
     return "\n".join(out)
 
 
+class SambaFacts(TypedDict):
+    installed: set[str]
+    manual: set[str]
+    user: bool
+    hash: str | None
+    conf: str | None
+    datasets: list[str]
+    dirs: list[str]
+    services: dict[str, str]
+
+
 class Samba:
     id = "samba"
     title = "Samba shares"
+    facts_model = SambaFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         s = cfg.config.samba
@@ -51,25 +64,26 @@ class Samba:
         return {
             "pkgs": packages.installed_query([*s.packages, "samba-common-bin"]),
             "manual": packages.manual_query(s.packages),
-            "user": sh("getent passwd {}", s.user),
-            "pdb": "pdbedit -L -w",
-            "conf": f"cat {SMB_CONF}",
+            "user": users.account_query(s.user),
+            "pdb": users.SAMBA_PASSDB,
+            "conf": files.read(SMB_CONF),
             "datasets": zfs.FILESYSTEMS,
             "dirs": dirs_present(cfg, [x.dataset for x in s.shares]),
-            "smbd": "systemctl is-active smbd",
-            "nmbd": "systemctl is-active nmbd",
+            "smbd": services.active_query("smbd"),
+            "nmbd": services.active_query("nmbd"),
         }
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> SambaFacts:
         s = cfg.config.samba
         return {"installed": packages.installed(out["pkgs"]),
-                "manual": packages.manual(out["manual"]), "user": out["user"].ok,
-                "hash": pdbedit_hash(out["pdb"].text, s.user),
-                "conf": out["conf"].text if out["conf"].ok else None,
+                "manual": packages.manual(out["manual"]),
+                "user": users.account(out["user"]) is not None,
+                "hash": users.samba_hash(out["pdb"], s.user),
+                "conf": files.content(out["conf"], SMB_CONF),
                 "datasets": zfs.names(out["datasets"]), "dirs": lines(out["dirs"].text),
-                "services": {"smbd": out["smbd"].text.strip(), "nmbd": out["nmbd"].text.strip()}}
+                "services": {unit: services.active(out[unit], unit) for unit in ("smbd", "nmbd")}}
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: SambaFacts, cfg: HostConfig) -> list[Change]:
         s = cfg.config.samba
         secret: Secret | None = cfg.secrets.get(s.password_secret)
         changes = []

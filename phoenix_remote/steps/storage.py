@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.checks import storage_rules
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Api, Change
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import zfs
+from phoenix_remote.facts import pve, zfs
 from phoenix_remote.facts.batch import Out
 
 
@@ -51,9 +53,15 @@ def desired(cfg: HostConfig) -> dict[str, dict]:
     return out
 
 
+class StorageFacts(TypedDict):
+    datasets: list[str]
+    storage: dict[str, pve.Record]
+
+
 class Storage:
     id = "storage"
     title = "Proxmox storage definitions"
+    facts_model = StorageFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         return {"desired": desired(cfg)}
@@ -61,11 +69,10 @@ class Storage:
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         return {"datasets": zfs.FILESYSTEMS}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
-        return {"datasets": zfs.names(out["datasets"]),
-                "storage": {s["storage"]: s for s in host.api.get("/storage")}}
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> StorageFacts:
+        return {"datasets": zfs.names(out["datasets"]), "storage": pve.storages(host.api)}
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: StorageFacts, cfg: HostConfig) -> list[Change]:
         return storage_changes(desired(cfg), f["storage"])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Plan, Run
 from phoenix_remote.errors import StepRefused
@@ -14,9 +16,15 @@ from phoenix_remote.facts.batch import Out
 CREATE_ONLY = ("casesensitivity", "normalization", "utf8only", "encryption")
 
 
+class ZfsDatasetsFacts(TypedDict):
+    pools: list[str]
+    props: zfs.ZfsProps
+
+
 class ZfsDatasets:
     id = "zfs_datasets"
     title = "ZFS datasets and properties"
+    facts_model = ZfsDatasetsFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         z = cfg.config.zfs
@@ -28,10 +36,10 @@ class ZfsDatasets:
                         for d in sets.values() for p in d} | {"mountpoint"})
         return {"pools": zfs.POOLS, "props": zfs.props_query(props)}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> ZfsDatasetsFacts:
         return {"pools": zfs.names(out["pools"]), "props": zfs.props(out["props"])}
 
-    def plan(self, f: dict, cfg: HostConfig) -> Plan:
+    def plan(self, f: ZfsDatasetsFacts, cfg: HostConfig) -> Plan:
         z = cfg.config.zfs
         changes = Plan()
         for pool, sets in z.datasets.items():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change, Run
 from phoenix_remote.errors import StepRefused
@@ -15,9 +17,18 @@ from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import DriveFacts
 
 
+class ZfsPoolsFacts(TypedDict):
+    pools: list[str]
+    status: str
+    pool_props: zfs.ZfsProps
+    fs_props: zfs.ZfsProps
+    drives: dict[str, DriveFacts]
+
+
 class ZfsPools:
     id = "zfs_pools"
     title = "ZFS pools"
+    facts_model = ZfsPoolsFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         z = cfg.config.zfs
@@ -39,7 +50,7 @@ class ZfsPools:
             cmds.update(drive_facts.commands(i, d.path))
         return cmds
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> ZfsPoolsFacts:
         drives = self._drives(cfg)
         return {"pools": zfs.names(out["pools"]), "status": zfs.status(out["status"]),
                 "pool_props": zfs.props(out["pool_props"]),
@@ -47,7 +58,7 @@ class ZfsPools:
                 "drives": {d.path: drive_facts.parse(i, d.path, out)
                            for i, d in enumerate(drives)}}
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: ZfsPoolsFacts, cfg: HostConfig) -> list[Change]:
         z = cfg.config.zfs
         changes: list[Change] = []
         for name, pool in cfg.config.zfs.enabled_pools().items():
@@ -97,7 +108,7 @@ class ZfsPools:
                 (*actions, Run(tuple(argv)))))
         return changes
 
-    def drift(self, name: str, f: dict, cfg: HostConfig) -> list[Change]:
+    def drift(self, name: str, f: ZfsPoolsFacts, cfg: HostConfig) -> list[Change]:
         z = cfg.config.zfs
         out = []
         for k, v in z.pool_options.items():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Change
 from phoenix_remote.facts import packages
@@ -11,9 +13,15 @@ from phoenix_remote.facts.batch import Out
 from phoenix_remote.steps.common import apt_install, keep_manual
 
 
+class ZfsUtilsFacts(TypedDict):
+    installed: set[str]
+    manual: set[str]
+
+
 class ZfsUtils:
     id = "zfsutils"
     title = "zfsutils-linux package"
+    facts_model = ZfsUtilsFacts
 
     def inputs(self, cfg: HostConfig) -> dict:
         return {"package": cfg.config.zfs.package}
@@ -22,11 +30,11 @@ class ZfsUtils:
         return {"pkgs": packages.installed_query([cfg.config.zfs.package]),
                 "manual": packages.manual_query([cfg.config.zfs.package])}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> dict:
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> ZfsUtilsFacts:
         return {"installed": packages.installed(out["pkgs"]),
                 "manual": packages.manual(out["manual"])}
 
-    def plan(self, f: dict, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: ZfsUtilsFacts, cfg: HostConfig) -> list[Change]:
         pkg = cfg.config.zfs.package
         if pkg in f["installed"]:
             return keep_manual([pkg], f["installed"], f["manual"])

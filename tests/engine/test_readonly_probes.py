@@ -27,7 +27,7 @@ READ_ONLY: dict[str, re.Pattern | None] = {
     "systemctl": re.compile(r"^(is-enabled|is-active|show)\b"),
     "timedatectl": re.compile(r"^show\b"), "hostnamectl": re.compile(r"^--static$"),
     "ufw": re.compile(r"^status\b"), "exportfs": re.compile(r"^-v$"),
-    "pdbedit": re.compile(r"^-L -w$"), "echo": None,
+    "pdbedit": re.compile(r"^-L -w$"), "echo": None, "exit": None,
     "apt-mark": re.compile(r"^showmanual "),
     # reads the admin's shadow entry and compares a crypt() of the secret (from fd 3)
     "perl": re.compile(r"^-e 'my \(\$u, \$p\) = split.*crypt\(\$p, \$h\) eq \$h"),

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from typing_extensions import TypedDict
 
 from phoenix_remote.cli import run as run_cli
 from phoenix_remote.config.inventory import Inventory
@@ -22,10 +23,15 @@ from tests.fake_transport import FakeTransport, local_bash, program
 from tests.steps.test_step_cases import host_config
 
 
+class MarkerFacts(TypedDict):
+    there: bool
+
+
 class MarkerStep:
     """Converged when its marker file exists; apply creates it (with a real command)."""
 
     title = "marker"
+    facts_model = MarkerFacts
 
     def __init__(self, step_id: str, marker: Path, crash_on: str = ""):
         self.id, self.marker, self.crash_on = step_id, marker, crash_on

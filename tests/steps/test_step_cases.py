@@ -16,6 +16,7 @@ from phoenix_remote.config.inventory import read_public_key
 from phoenix_remote.config.loading import deep_merge
 from phoenix_remote.config.models import ApiTarget, Drive, HostConfig, HypervisorConfig, SshTarget
 from phoenix_remote.config.secrets import Secret
+from phoenix_remote.engine.step import check_facts
 from phoenix_remote.engine.types import Api, InstallFile, Run, Script
 from phoenix_remote.errors import PhoenixError
 from phoenix_remote.facts.drives import DriveFacts
@@ -67,6 +68,7 @@ def test_step_case(path: Path):
     case = yaml.safe_load(path.read_text())
     step = next(s for s in STEPS if s.id == path.parent.name)
     expect = case["expect"]
+    check_facts(step, facts_of(case))  # the shape the step's parsers produce
     if "error" in expect:
         with pytest.raises((PhoenixError, ValueError)) as err:
             step.plan(facts_of(case), host_config(case))
