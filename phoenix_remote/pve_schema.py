@@ -27,11 +27,11 @@ IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?
 LIST_SPLIT = re.compile(r"[;,\s\0]+")
 
 
-def load_operations():
-    """The operations of pve-8.4-endpoints.json: in the package, or beside this file."""
-    candidates = [os.environ.get("PVE_SCHEMA", ""),
-                  os.path.join(HERE, "data", "pve-8.4-endpoints.json"),
-                  os.path.join(HERE, "pve-8.4-endpoints.json")]
+def load_operations(version="8.4"):
+    """The operations of pve-<version>-endpoints.json: in the package, or beside this file."""
+    name = f"pve-{version}-endpoints.json"
+    candidates = [os.environ.get("PVE_SCHEMA", "") if version == "8.4" else "",
+                  os.path.join(HERE, "data", name), os.path.join(HERE, name)]
     path = next(c for c in candidates if c and os.path.exists(c))
     with open(path) as f:
         return json.load(f)["operations"]
@@ -74,8 +74,10 @@ def check_format(fmt, value):
         return f"value '{value}' does not look like a valid user name"
     if fmt == "pve-realm" and not REALM.match(value):
         return f"value '{value}' does not look like a valid realm name"
-    if fmt == "pve-configid" and not re.match(r"^[a-z][a-z0-9_]+$", value):
+    if fmt == "pve-configid" and not re.match(r"^[a-z][a-z0-9_]+$", value, re.I):
         return f"invalid configuration ID '{value}'"
+    if fmt == "dns-name" and not DNS.match(value):
+        return f"value '{value}' does not look like a valid DNS name"
     if fmt == "pve-storage-path" and not re.match(r"^/[^\0]*$", value):
         return f"value does not look like a valid absolute path '{value}'"
     if fmt == "pve-storage-server" and not (IPV4.match(value) or DNS.match(value)):
@@ -146,12 +148,13 @@ def validate(info, params):
     props = spec.get("properties") or {}
     errors = {}
     for name, value in params.items():
-        if name not in props:
+        key = name if name in props else re.sub(r"\d+$", "[n]", name)  # net0: net[n]
+        if key not in props:
             if spec.get("additionalProperties", 1) == 0:
                 errors[name] = ("property is not defined in schema and the schema does not "
                                 "allow additional properties")
             continue
-        msg = check_value(props[name], value)
+        msg = check_value(props[key], value)
         if msg:
             errors[name] = msg
     for name, schema in props.items():

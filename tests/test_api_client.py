@@ -19,7 +19,13 @@ PROBE_CALLS = [("GET", "/access/users/heads@pve", {}), ("GET", "/access/acl", {}
                ("GET", "/storage", {}), ("GET", "/cluster/status", {}), ("GET", "/nodes", {}),
                ("GET", "/nodes/pve1/disks/list", {}),
                ("GET", "/nodes/pve1/tasks/UPID:pve1:0:0:0:x:y:root@pam:/status", {}),
-               ("GET", "/nodes/pve1/tasks/UPID:pve1:0:0:0:x:y:root@pam:/log", {"limit": "50"})]
+               ("GET", "/nodes/pve1/tasks/UPID:pve1:0:0:0:x:y:root@pam:/log", {"limit": "50"}),
+               ("GET", "/cluster/resources", {"type": "vm"}),
+               ("GET", "/nodes/pve1/lxc/900/config", {}),
+               ("GET", "/nodes/pve1/lxc/900/pending", {}),
+               ("GET", "/nodes/pve1/lxc/900/status/current", {}),
+               ("GET", "/nodes/pve1/lxc/900/snapshot", {}),
+               ("GET", "/nodes/pve1/storage/shared-iso/content", {"content": "vztmpl"})]
 
 
 class NoNetworkHost:
@@ -55,16 +61,21 @@ def PveClientPlain(v):
     return _plain(v)
 
 
-def test_every_endpoint_we_call_is_in_pve_84_with_valid_parameters():
+@pytest.mark.parametrize("version", ["8.4", "9.1"])
+def test_every_endpoint_we_call_is_in_pve_84_and_91_with_valid_parameters(version):
+    ops = load_operations(version)
     calls = plan_api_calls() + PROBE_CALLS
     used = set()
     for method, path, params in calls:
-        key, placeholders = match(OPS, method, path)
-        assert key is not None, f"{method} {path} is not a PVE 8.4 method"
-        assert validate(OPS[key], {**params, **placeholders}) == {}, (method, path, params)
+        key, placeholders = match(ops, method, path)
+        assert key is not None, f"{method} {path} is not a PVE {version} method"
+        assert validate(ops[key], {**params, **placeholders}) == {}, (method, path, params)
         used.add(key)
     assert {"POST /storage", "PUT /storage/{storage}", "POST /access/users",
-            "PUT /access/acl"} <= used
+            "PUT /access/acl", "POST /nodes/{node}/lxc", "POST /nodes/{node}/lxc/{vmid}/clone",
+            "PUT /nodes/{node}/lxc/{vmid}/config", "PUT /nodes/{node}/lxc/{vmid}/resize",
+            "POST /nodes/{node}/lxc/{vmid}/snapshot", "POST /nodes/{node}/aplinfo",
+            "POST /nodes/{node}/lxc/{vmid}/status/reboot"} <= used
 
 
 def test_client_refuses_a_parameter_outside_pve_84_before_sending():

@@ -25,7 +25,7 @@ EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 
 DEFAULT_CONFIG = Path("etc/hypervisor_config.json")
 DEFAULT_INVENTORY = Path("inventory/hosts.yaml")
 STEP_IDS = ("initial_setup", "nvidia", "admin_user", "zfsutils", "zfs_pools", "zfs_datasets",
-            "storage", "nfs", "samba")
+            "storage", "nfs", "samba", "lxc")
 
 
 class Parser(argparse.ArgumentParser):

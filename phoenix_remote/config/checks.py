@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from phoenix_remote.config.lxc_checks import fleet_container_problems, lxc_problems
 from phoenix_remote.config.models import Drive, HypervisorConfig, StorageConfig
 from phoenix_remote.config.safety import safety_problems
 from phoenix_remote.errors import Problem
@@ -56,6 +57,7 @@ def config_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
                                f"found {pool.drive_count}, a single-drive pool takes exactly 1"))
 
     out += _storage_problems(cfg, datasets, src)
+    out += lxc_problems(cfg, src)
 
     for i, export in enumerate(cfg.nfs.exports):
         where = f"$.nfs.exports[{i}]"
@@ -189,7 +191,7 @@ def network_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
 
 
 def fleet_problems(hosts: list, src: str) -> list[Problem]:
-    """Across the selected hosts: one address is one host."""
+    """Across the selected hosts: one address is one host (and one container)."""
     out: list[Problem] = []
     seen: dict[str, str] = {}
     for h in hosts:
@@ -198,4 +200,5 @@ def fleet_problems(hosts: list, src: str) -> list[Problem]:
                                f"{h.address} is also the address of host {seen[h.address]}; "
                                "each host needs its own address"))
         seen.setdefault(h.address, h.name)
-    return out
+    return out + fleet_container_problems(hosts, src)
+

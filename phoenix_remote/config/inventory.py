@@ -25,6 +25,7 @@ from phoenix_remote.config.loading import (
     read_text,
     shape_problems,
 )
+from phoenix_remote.config.lxc_checks import container_problems
 from phoenix_remote.config.models import (
     ApiTarget,
     Drive,
@@ -194,6 +195,8 @@ class _Resolver:
                               for d in items)
                   for pool, items in (merged.get("drives") or {}).items()}
         problems += checks.drive_problems(drives, cfg, src)
+        containers = tuple(merged.get("containers") or ())
+        problems += container_problems(containers, cfg, src)
         resolved = self._secrets(cfg, merged.get("api") or {}, src, problems)
         try:
             key = read_public_key(cfg.admin_user.ssh_public_key_file, Path.cwd())
@@ -206,7 +209,8 @@ class _Resolver:
             groups=tuple(g for g, members in self.groups.items() if name in members),
             ssh=SshTarget(**(merged.get("ssh") or {})),
             api=ApiTarget(**(merged.get("api") or {})),
-            drives=drives, config=cfg, secrets=resolved, admin_public_key=key)
+            drives=drives, config=cfg, secrets=resolved, admin_public_key=key,
+            containers=containers)
 
     def _config(self, override: dict, secrets: dict, src: str,
                 problems: list[Problem]) -> HypervisorConfig | None:

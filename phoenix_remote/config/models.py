@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from phoenix_remote.config.base import Frozen
+from phoenix_remote.config.lxc import LxcConfig
 from phoenix_remote.config.secrets import Secret
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class LoggingConfig(Frozen):
@@ -202,6 +200,7 @@ class HypervisorConfig(Frozen):
     nfs: NfsConfig
     samba: SambaConfig
     final_reboot: Literal["never", "when-needed", "always"]
+    lxc: LxcConfig | None = None
 
 
 class Drive(Frozen):
@@ -243,6 +242,7 @@ class HostConfig(Frozen):
     config: HypervisorConfig
     secrets: dict[str, Secret] = Field(default_factory=dict)  # resolved values, masked
     admin_public_key: str | None = None  # admin_user.ssh_public_key_file's key, read at load
+    containers: tuple[int, ...] = ()  # the vmids of lxc.containers this host runs
 
     @property
     def api_url(self) -> str:

@@ -198,12 +198,13 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
         facts = checked_facts(step, out, host, cfg)
         changes = step.plan(facts, cfg)
         result.changes = list(changes)
-        result.notes += getattr(changes, "notes", [])
+        held = getattr(changes, "held", [])
+        result.notes += getattr(changes, "notes", []) + [f"left as is: {h}" for h in held]
         result.reboot_needed = getattr(changes, "reboot_needed", False)
         if opts.mode == "plan":
             result.status = Status.PENDING if changes else Status.OK
         elif opts.mode == "verify":
-            result.status = Status.DRIFT if changes else Status.OK
+            result.status = Status.DRIFT if changes or held else Status.OK
         else:
             apply_step(host, ledger, step, cfg, changes, facts, result, emit, log_file)
     except PhoenixError as e:

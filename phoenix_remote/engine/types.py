@@ -118,14 +118,16 @@ class Change:
 
 class Plan(list[Change]):
     """What a step's plan found: the changes (it is their list), notes for the operator,
-    and whether the host needs a reboot that no change of this run will do. Built from
-    the facts alone; a step never writes into its facts to say more."""
+    differences it holds back on purpose (the config says to leave them: verify reports
+    them as drift, apply leaves them), and whether the host needs a reboot that no change
+    of this run will do. Built from the facts alone; a step never writes into its facts."""
 
     def __init__(self, changes: Iterable[Change] = (), notes: Iterable[str] = (),
-                 reboot_needed: bool = False):
+                 reboot_needed: bool = False, held: Iterable[str] = ()):
         super().__init__(changes)
         self.notes = list(notes)
         self.reboot_needed = reboot_needed
+        self.held = list(held)
 
 
 class Status(str, Enum):

@@ -61,6 +61,8 @@ def collect(host: Any, commands: Mapping[str, str], stdin: str | None = None
         assert name.isidentifier(), name
         alias[name] = first.setdefault(cmd, f"c{len(first)}")
     batch = {b: cmd for cmd, b in first.items()}
+    if not batch:
+        return {}  # nothing to ask: no round trip
     result = host.probe_script(script_for(batch), stdin)
     out = parse(result.stdout, list(batch))
     return {name: out[b] for name, b in alias.items()}

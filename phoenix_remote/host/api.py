@@ -125,6 +125,12 @@ class PveClient:
         return self._api
 
     @property
+    def is_root(self) -> bool:
+        """root@pam logged in by password: PVE lets only this principal set bind mounts,
+        devices and most container features (a token of root@pam is not root@pam)."""
+        return not self.cfg.api.token_id and self.cfg.api.user == "root@pam"
+
+    @property
     def node(self) -> str:
         """This host's node name (the API's view: changes with the hostname)."""
         if self._node is None:
@@ -210,11 +216,16 @@ class PveClient:
             if time.monotonic() > deadline:
                 raise TaskFailed(None, f"task {upid} still running after {timeout:.0f} s")
             time.sleep(0.5)
-        if status.get("exitstatus") != "OK":
+        if not _succeeded(status.get("exitstatus")):
             log = self.get(f"/nodes/{node}/tasks/{upid}/log", limit=50)
             tail = "\n".join(line["t"] for line in log[-10:])
             raise TaskFailed(500, f"task {status.get('type')} failed: "
                                   f"{status.get('exitstatus')}\n{tail}")
+
+
+def _succeeded(exitstatus: str | None) -> bool:
+    """PVE's task end: "OK", or "WARNINGS: n" (done, with warnings in its log)."""
+    return exitstatus == "OK" or str(exitstatus).startswith("WARNINGS: ")
 
 
 def _short(e: Exception) -> str:

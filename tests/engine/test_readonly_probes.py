@@ -130,7 +130,8 @@ COMMANDS = probe_commands()
 
 
 def test_probes_were_collected():
-    assert len({c.split(":")[0] for c in COMMANDS}) == len(STEPS)
+    # every step with shell probes sent them (lxc reads only the API)
+    assert len({c.split(":")[0] for c in COMMANDS}) == len([s for s in STEPS if s.id != "lxc"])
     assert len(COMMANDS) > 40
 
 

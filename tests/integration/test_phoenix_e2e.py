@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,7 +70,8 @@ def test_second_apply_changes_nothing_and_verify_passes(fleet, work):
     assert second.returncode == 0, second.stderr[-3000:]
     doc = report(second)
     assert all(s["changes"] == [] for h in doc["hosts"] for s in h["steps"])
-    assert {st for h in statuses(doc).values() for st in h.values()} == {"ok"}
+    assert {st for h in statuses(doc).values() for st in h.values()} == {"ok", "skipped"}
+    assert [h for h, st in statuses(doc).items() if st["lxc"] == "ok"] == ["sb1"]
     t0 = time.monotonic()
     verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
     TIMES[f"verify, {N_HOSTS} hosts"] = time.monotonic() - t0
@@ -101,14 +103,16 @@ def test_junit_and_transient_api_errors_are_retried(fleet, work):
     suites = ET.parse(work / "junit.xml").getroot()
     cases = [c.get("name") for c in suites.iter("testcase")]
     assert cases == ["initial_setup", "nvidia", "admin_user", "zfsutils", "zfs_pools",
-                     "zfs_datasets", "storage", "nfs", "samba"]
+                     "zfs_datasets", "storage", "nfs", "samba", "lxc"]
     assert not list(suites.iter("failure")) and not list(suites.iter("error"))
 
 
 def test_first_apply_rebooted_for_nvidia_and_converged_all_steps(fleet, work):
     doc = json.loads((work / "first-apply.json").read_text())
     for host, steps in statuses(doc).items():
-        assert steps == {s: "changed" for s in steps} | {"zfsutils": "ok"}, (host, steps)
+        containers = "changed" if host == "sb1" else "skipped"  # only sb1 runs containers
+        assert steps == {s: "changed" for s in steps} | {"zfsutils": "ok", "lxc": containers}, \
+            (host, steps)
     nvidia = [s for h in doc["hosts"] for s in h["steps"] if s["step"] == "nvidia"][0]
     assert any("reboot" in c["summary"] for c in nvidia["changes"])
     host = fleet[0]
@@ -430,6 +434,84 @@ def test_gpu_less_host_fails_by_default_and_skips_when_configured(fleet, work):
         assert "skipped as configured" in json.dumps(report(skipped))
     finally:
         host.ssh("echo 'NVIDIA Corporation AD102 [GeForce RTX 4090]' > /var/lib/sandbox/gpu")
+
+
+def test_containers_made_by_the_first_apply(fleet, work):
+    """sb1's three containers: the template downloaded from the appliance index (checksum
+    checked), 900 created from it, 902 cloned from 900's snapshot, 910 from 902's, with a
+    bind mount of a Phoenix dataset; templates stopped, the service running."""
+    sb1 = fleet[0]
+    listing = sb1.ssh("pct list").stdout
+    for row in (r"900\s+stopped\s+BaseTemplate", r"902\s+stopped\s+BaseTemplateDocker",
+                r"910\s+running\s+Portainer"):
+        assert re.search(row, listing), listing
+    conf = dict(line.split(": ", 1) for line in sb1.ssh("pct config 910").stdout.splitlines())
+    assert (conf["cores"], conf["memory"], conf["tags"], conf["features"]) == \
+        ("6", "32768", "phoenix", "nesting=1")
+    assert conf["mp0"] == "/fastData/shared-bulk-data,mp=/data"
+    assert "hwaddr=52:54:00:67:89:99" in conf["net0"] and "ip=10.0.0.99/24" in conf["net0"]
+    assert conf["rootfs"] == "lxc-disks:subvol-910-disk-0,size=128G"  # grown from 32 GB
+    assert "[base_snapshot]" in sb1.ssh("cat /etc/pve/nodes/*/lxc/900.conf").stdout
+    assert "[docker_snapshot]" in sb1.ssh("cat /etc/pve/nodes/*/lxc/902.conf").stdout
+    assert sb1.ssh("zfs get -H -o value refquota quickOS/lxc-disks/subvol-910-disk-0"
+                   ).stdout.strip() == "128G"
+    got = sb1.ssh("sha512sum /fastData/shared-iso/template/cache/"
+                  "debian-12-standard_12.7-1_amd64.tar.zst").stdout.split()[0]
+    assert f"sha512sum: {got}" in sb1.ssh(
+        "cat /var/lib/pve-manager/apl-info/download.proxmox.com").stdout
+
+
+def test_container_drift_repaired_without_recreating(fleet, work):
+    """Cores and features changed by hand: verify names them, apply sets back only those
+    keys (features wait for a restart on a running container: one reboot), nothing is made
+    again."""
+    sb1 = fleet[0]
+    volume = "quickOS/lxc-disks/subvol-910-disk-0"
+    created = sb1.ssh(f"zfs get -H -o value creation {volume}").stdout
+    sb1.ssh("pct set 910 --cores 4 --features nesting=1,keyctl=1")
+    inv = make_inventory(work, hosts=["sb1"])
+    verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
+    assert verify.returncode == 2, verify.stdout[-2000:]
+    lxc = [s for s in report(verify)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
+    assert [c["summary"] for c in lxc["changes"]] == [
+        "container 910 Portainer: cores, features", "container 910 Portainer: restart"]
+    apply = phoenix("apply", inventory=inv, tmp=work, json_out=True)
+    assert apply.returncode == 0, apply.stdout[-2000:]
+    conf = sb1.ssh("pct config 910 --current").stdout
+    assert "cores: 6" in conf and "features: nesting=1\n" in conf
+    assert "pve:pending" not in sb1.ssh("cat /etc/pve/nodes/*/lxc/910.conf").stdout
+    assert sb1.ssh("pct status 910").stdout.strip() == "status: running"
+    assert sb1.ssh(f"zfs get -H -o value creation {volume}").stdout == created
+    assert phoenix("verify", inventory=inv, tmp=work).returncode == 0
+
+
+def test_containers_phoenix_did_not_make_are_refused_and_untouched(fleet, work):
+    """A container at a configured vmid without the phoenix tag, and a setting PVE fixes at
+    creation: both refused with what to do, nothing changed."""
+    sb2 = fleet[1]
+    sb2.ssh("cd /fastData/shared-iso && mkdir -p template/cache && "
+            "tar -czf template/cache/other.tar.gz -C /etc hostname && "
+            "pct create 900 shared-iso:vztmpl/other.tar.gz --hostname BaseTemplate "
+            "--rootfs lxc-disks:4")
+    before = sb2.ssh("pct config 900").stdout
+    inv = make_inventory(work, hosts=["sb2"],
+                         edit=lambda inv: inv["hosts"]["sb2"].update(containers=[900]))
+    run = phoenix("apply", inventory=inv, tmp=work, json_out=True)
+    assert run.returncode == 1
+    lxc = [s for s in report(run)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
+    assert lxc["status"] == "failed"
+    assert "vmid 900 is a container phoenix did not create (BaseTemplate, no 'phoenix' tag)" \
+        in lxc["error"]
+    assert sb2.ssh("pct config 900").stdout == before
+
+    def privileged(inv):
+        inv["hosts"]["sb1"]["config"]["lxc"]["containers"]["910"]["unprivileged"] = False
+    inv = make_inventory(work, hosts=["sb1"], edit=privileged)
+    run = phoenix("verify", inventory=inv, tmp=work, json_out=True)
+    lxc = [s for s in report(run)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
+    assert run.returncode == 1 and lxc["status"] == "unknown"
+    assert "PVE sets it only at creation" in lxc["error"]
+    assert "pct restore --unprivileged 0" in lxc["error"]
 
 
 def test_zz_report_times(fleet):

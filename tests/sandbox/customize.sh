@@ -29,6 +29,9 @@ install -m 0755 "$HERE"/guest/*.py "$R$L/"
 install -m 0644 "$HERE"/../../phoenix_remote/data/pve-8.4-endpoints.json \
     "$HERE"/../../phoenix_remote/data/pve-8-storage-types.json "$R$L/"
 ln -sf sbhw.py "$R$L/sb-boot"
+# the appliance index as `pveam update` leaves it (the mirror answers for download.proxmox.com)
+install -D -m 0644 "$SB_BASE/mirror/aplinfo.dat" \
+    "$R/var/lib/pve-manager/apl-info/download.proxmox.com"
 
 # fake packages a fresh PVE node already has (zfsutils-linux, pve-manager)
 mkdir -p "$R/tmp/debs"

@@ -90,6 +90,7 @@ def _layer_stamp() -> str:
     data = HERE.parents[1] / "phoenix_remote" / "data"
     for f in sorted(GUEST.glob("*.py")) + [HERE / "customize.sh", HERE / "mirror.py",
                                            data / "pve-8.4-endpoints.json",
+                                           BASE / "mirror" / "aplinfo.dat",
                                          BASE / "mirror" / "mirror-key.gpg", BASE / "ca/ca.pem"]:
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()
@@ -313,6 +314,19 @@ def describe(indexes: list[int]) -> list[dict]:
     return out
 
 
+# sb1 runs a template base, a Docker template cloned from it and a service cloned from that
+# (with a bind mount of a Phoenix dataset); its template is the one the mirror offers
+CONTAINERS = [
+    "      lxc:",
+    "        templates: {debian-12: {file: debian-12-standard_12.7-1_amd64.tar.zst, "
+    "storage: shared-iso}}",
+    "        containers:",
+    "          '900': {template: debian-12}",
+    "          '910': {mounts: {mp0: {dataset: fastData/shared-bulk-data, path: /data}}}",
+    "    containers: [900, 902, 910]",
+]
+
+
 def write_state(hosts: list[dict]) -> None:
     (STATE / "hosts.json").write_text(json.dumps(hosts, indent=2) + "\n")
     lines = [
@@ -340,6 +354,8 @@ def write_state(hosts: list[dict]) -> None:
             f"      nfs: {{subnet: {SUBNET}.0/24}}",
             f"      admin_user: {{ssh_public_key_file: {ADMIN_KEY}.pub}}",
         ]
+        if h["name"] == "sb1":
+            lines += CONTAINERS
     (STATE / "inventory.yaml").write_text("\n".join(lines) + "\n")
 
 

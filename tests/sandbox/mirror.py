@@ -11,6 +11,7 @@ only after the NVIDIA step imports it from the key URL, as on a real node.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 import subprocess
@@ -49,6 +50,7 @@ FAKE_DEBS: dict[str, tuple[str, str, str, dict[str, str], str]] = {
         "etc/systemd/system/multi-user.target.wants/pveproxy.service":
             "->/usr/lib/systemd/system/pveproxy.service",
     }, ""),
+    "pve-container": ("5.2.6", "pve", "", {"usr/sbin/pct": f"->{GUEST_LIB}/pvecli.py"}, ""),
     f"proxmox-headers-{KREL}": ("6.8.12-10", "pve", "", {
         f"usr/src/linux-headers-{KREL}/Makefile": "# sandbox kernel headers\n",
         f"lib/modules/{KREL}/build": f"->/usr/src/linux-headers-{KREL}",
@@ -62,7 +64,8 @@ FAKE_DEBS: dict[str, tuple[str, str, str, dict[str, str], str]] = {
     }, f"dkms autoinstall -k {KREL} >/dev/null 2>&1 || true\n"),
     "nvtop": ("3.0.1-1", "debian", "", {"usr/bin/nvtop": "#!/bin/sh\necho 'nvtop 3.0.1'\n"}, ""),
 }
-PREINSTALLED = ["zfsutils-linux", "pve-manager"]  # what a fresh PVE node already has
+# what a fresh PVE node already has
+PREINSTALLED = ["zfsutils-linux", "pve-manager", "pve-container"]
 
 # repository -> (directory under www, suite path, component or None for a flat repo)
 REPOS = {
@@ -191,6 +194,36 @@ def build(rootfs: Path) -> None:
     gpg("--yes", "-o", str(MIRROR / "mirror-key.gpg"), "--export", "Phoenix Sandbox Mirror")
     armored = gpg("--armor", "--export", "Sandbox CUDA").stdout
     (WWW / REPOS["cuda"][0] / CUDA_KEY_NAME).write_text(armored)
+    build_template(rootfs)
+
+
+# The container template the sandbox offers through PVE's appliance index: a real archive of
+# the sandbox's own Debian 12 root (docs, manuals and apt lists left out), so its name says
+# what it holds. Served like download.proxmox.com/images/system/.
+TEMPLATE = "debian-12-standard_12.7-1_amd64.tar.zst"
+APLINFO = MIRROR / "aplinfo.dat"  # installed on hosts as pveam update would leave it
+
+
+def build_template(rootfs: Path) -> None:
+    archive = WWW / "images" / "system" / TEMPLATE
+    stamp = (rootfs.parent / "rootfs.stamp") if (rootfs.parent / "rootfs.stamp").exists() \
+        else rootfs
+    if archive.exists() and APLINFO.exists() and archive.stat().st_mtime >= stamp.stat().st_mtime:
+        return
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    run(["tar", "-C", rootfs, "--exclude=./usr/share/doc", "--exclude=./usr/share/man",
+         "--exclude=./usr/share/locale", "--exclude=./var/lib/apt/lists",
+         "--exclude=./var/cache/apt", "--numeric-owner", "-I", "zstd -T0 -3", "-cf",
+         f"{archive}.tmp", "."])
+    os.replace(f"{archive}.tmp", archive)
+    sha512 = hashlib.sha512(archive.read_bytes()).hexdigest()
+    APLINFO.write_text(
+        "Package: debian-12-standard\nVersion: 12.7-1\nType: lxc\nOS: debian-12\n"
+        "Section: system\nMaintainer: Phoenix sandbox <sandbox@sandbox.invalid>\n"
+        "Architecture: amd64\nInfopage: https://pve.proxmox.com/wiki/Linux_Container\n"
+        f"Location: system/{TEMPLATE}\nsha512sum: {sha512}\n"
+        "Description: Debian 12 Bookworm (standard)\n"
+        " The sandbox's own Debian 12 root, as a container template.\n\n")
 
 
 def fake_deb_paths() -> list[Path]:

@@ -40,7 +40,8 @@ def host_config(case: dict) -> HostConfig:
                 for p, items in drives.items()},
         config=HypervisorConfig.model_validate(doc),
         secrets={k: Secret(v, "test") for k, v in case.get("secrets", {}).items()},
-        admin_public_key=read_public_key(doc["admin_user"]["ssh_public_key_file"], ROOT))
+        admin_public_key=read_public_key(doc["admin_user"]["ssh_public_key_file"], ROOT),
+        containers=tuple(case.get("containers", ())))
 
 
 def facts_of(case: dict) -> dict:
@@ -82,6 +83,7 @@ def test_step_case(path: Path):
         assert [c.before for c in changes] == expect["before"]
     if "notes" in expect:
         assert changes.notes == expect["notes"]
+    assert getattr(changes, "held", []) == expect.get("held", [])
     actions = [describe(a) for c in changes for a in c.actions]
     for wanted in expect.get("actions", []):
         assert any(wanted in a for a in actions), (wanted, actions)
@@ -101,8 +103,10 @@ def check_quoted(changes, hostile: str) -> None:
         for a in c.actions:
             if isinstance(a, Run):
                 seen |= any(hostile in x for x in a.argv)
-            elif isinstance(a, InstallFile | Api):
-                seen |= hostile in (a.content if isinstance(a, InstallFile) else str(a.params))
+            elif isinstance(a, InstallFile):
+                seen |= hostile in a.content
+            elif isinstance(a, Api):
+                seen |= any(hostile in str(v) for v in a.params.values())
             elif isinstance(a, Script) and shlex.quote(hostile) in a.text:
                 seen = True
             elif isinstance(a, Script):

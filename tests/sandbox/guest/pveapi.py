@@ -24,6 +24,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import pvelxc  # noqa: E402
 import pveschema  # noqa: E402
 import pvestate as ps  # noqa: E402
 import sbstate  # noqa: E402
@@ -57,7 +58,9 @@ ROUTES = {
     "GET /nodes/{node}/tasks/{upid}/status": ps.task_status,
     "GET /nodes/{node}/tasks/{upid}/log": ps.task_log,
 }
-TASK_ROUTES = {"POST /nodes/{node}/disks/zfs"}
+ROUTES.update(pvelxc.ROUTES)
+ROUTES.update(pvelxc.TASK_ROUTES)
+TASK_ROUTES = {"POST /nodes/{node}/disks/zfs", *pvelxc.TASK_ROUTES}
 
 
 def auth_key():
@@ -216,6 +219,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if handler is None:
             return self.reply(501, message=f"sandbox: '{key}' is in the PVE schema but not "
                                            "simulated")
+        pvelxc.caller.user = user  # root@pam may set what others may not
         try:
             if key in TASK_ROUTES:
                 fail = take_fault("task_error")

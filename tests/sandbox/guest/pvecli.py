@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """pvesm / pveum for sandbox hosts: the same state and checks as the host's API, so scripts
 written for a real PVE node run unchanged. Supported: pvesm add|set|remove|status|config,
-pveum user add|list|delete|token add, pveum acl modify|list.
+pveum user add|list|delete|token add, pveum acl modify|list, pct create|set|config|status|
+list|start|stop|shutdown|reboot|snapshot (as root@pam, like the real pct).
 
 Options are read as PVE's CLI handler reads them (Getopt::Long through
 PVE::JSONSchema::get_options): `-name value` or `--name value` or `--name=value`, any
@@ -13,6 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import pvelxc  # noqa: E402
 import pveschema  # noqa: E402
 import pvestate as ps  # noqa: E402
 
@@ -154,6 +156,59 @@ def pveum(args):
     return 0
 
 
+LXC = "/nodes/{node}/lxc/{vmid}"
+PCT_TASKS = {"start": (f"POST {LXC}/status/start", pvelxc.start),
+             "stop": (f"POST {LXC}/status/stop", pvelxc.stop),
+             "shutdown": (f"POST {LXC}/status/shutdown", pvelxc.shutdown),
+             "reboot": (f"POST {LXC}/status/reboot", pvelxc.reboot),
+             "snapshot": (f"POST {LXC}/snapshot", pvelxc.snapshot_create)}
+
+
+def now(kind, ident, work):
+    """pct runs a task in the foreground: its log is the command's output."""
+    work(print)
+
+
+def pct(args):
+    words = [a for a in args if not a.startswith("-")]
+    cmd, node = (words[0] if words else "help"), ps.node_name()
+    pvelxc.caller.user = "root@pam"
+    if cmd == "list":
+        print(f"{'VMID':<10} {'Status':<10} {'Lock':<11} Name")
+        for r in sorted(pvelxc.resources(), key=lambda r: r["vmid"]):
+            print(f"{r['vmid']:<10} {r['status']:<10} {'':<11} {r['name']}")
+        return 0
+    if len(words) < 2:
+        print("USAGE: pct <set|config|status|list|start|stop|shutdown|reboot|snapshot> <vmid>",
+              file=sys.stderr)
+        return 255
+    base = {"node": node, "vmid": words[1]}
+    if cmd == "create" and len(words) > 2:
+        opts, _ = options(args, "POST /nodes/{node}/lxc", ("node", "vmid", "ostemplate"))
+        call("POST /nodes/{node}/lxc", lambda p: pvelxc.create(p, now),
+             {**base, "ostemplate": words[2], **opts})
+    elif cmd == "set":
+        opts, _ = options(args, f"PUT {LXC}/config", ("node", "vmid"))
+        call(f"PUT {LXC}/config", pvelxc.config_put, {**base, **opts})
+    elif cmd == "config":
+        opts, _ = options(args, f"GET {LXC}/config", ("node", "vmid"))
+        conf = call(f"GET {LXC}/config", pvelxc.config_get, {**base, **opts})
+        for k, v in sorted(conf.items()):
+            if k != "digest":
+                print(f"{k}: {v}")
+    elif cmd == "status":
+        print(f"status: {call(f'GET {LXC}/status/current', pvelxc.status_current, base)['status']}")
+    elif cmd in PCT_TASKS:
+        key, handler = PCT_TASKS[cmd]
+        extra = {"snapname": words[2]} if cmd == "snapshot" and len(words) > 2 else {}
+        call(key, lambda p: handler(p, now), {**base, **extra})
+    else:
+        print(f"sandbox: pct {cmd} is not simulated (containers run no processes here)",
+              file=sys.stderr)
+        return 255
+    return 0
+
+
 if __name__ == "__main__":
     tool = os.path.basename(sys.argv[0])
-    sys.exit({"pvesm": pvesm, "pveum": pveum}[tool](sys.argv[1:]))
+    sys.exit({"pvesm": pvesm, "pveum": pveum, "pct": pct}[tool](sys.argv[1:]))

@@ -626,8 +626,11 @@ def cluster_resources(p):
                         "storage": sid, "node": node_name(), "status": "available",
                         "plugintype": cfg["type"], "content": cfg.get("content", ""),
                         "disk": st["used"], "maxdisk": st["total"], "shared": st["shared"]})
+    import pvelxc  # the containers are guests (type vm)
+    res += pvelxc.resources()
     kind = p.get("type")
-    return [r for r in res if not kind or r["type"] == kind]
+    return [r for r in res if not kind or r["type"] == kind
+            or (kind == "vm" and r["type"] in ("lxc", "qemu"))]
 
 
 # ------------------------------------------------------------------------- tasks

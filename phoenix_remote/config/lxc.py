@@ -1,0 +1,169 @@
+"""The `lxc` section: OS templates, defaults, and the containers by vmid (the orchestrator's
+phoenix_lxc_configs.json, reshaped). Which host runs which containers is the inventory's
+`containers` list. These models know how a container's settings read as PVE config keys
+(`desired_keys`); steps/lxc.py compares and applies them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from phoenix_remote.config.base import Frozen
+
+TAG = "phoenix"  # marks the containers phoenix created: any other CT at a vmid is foreign
+
+
+class TemplateConfig(Frozen):
+    file: str  # the exact archive name, e.g. ubuntu-24.04-standard_24.04-2_amd64.tar.zst
+    storage: str  # a storage with `vztmpl` content
+    # "aplinfo": PVE's appliance index (POST /nodes/{node}/aplinfo); or a URL with checksum
+    url: str | None = None
+    checksum: str | None = None
+    checksum_algorithm: Literal["sha256", "sha512"] | None = None
+
+    @property
+    def volid(self) -> str:
+        return f"{self.storage}:vztmpl/{self.file}"
+
+
+class NetConfig(Frozen):
+    ip: str  # address/prefix, or dhcp
+    name: str = "eth0"
+    bridge: str | None = None  # default: lxc.defaults.bridge
+    gw: str | None = None  # default: lxc.defaults.gateway (static addresses only)
+    hwaddr: str | None = None
+    firewall: bool = False
+
+
+class MountConfig(Frozen):
+    path: str  # where it appears inside the container
+    dataset: str | None = None  # bind mount of a Phoenix dataset (its mountpoint)
+    volume_gb: int | None = None  # or a new volume of this size on `storage`
+    storage: str | None = None  # for volume_gb: default lxc.defaults.storage
+    read_only: bool = False
+
+
+class CloneConfig(Frozen):
+    vmid: int
+    snapshot: str
+
+
+class ContainerConfig(Frozen):
+    hostname: str
+    template: str | None = None  # a key of lxc.templates
+    clone: CloneConfig | None = None
+    cores: int
+    memory_mb: int
+    swap_mb: int | None = None  # default lxc.defaults.swap_mb
+    disk_gb: int
+    storage: str | None = None  # the rootfs storage: default lxc.defaults.storage
+    unprivileged: bool | None = None  # default lxc.defaults.unprivileged
+    net: dict[str, NetConfig] = Field(default_factory=dict)  # net0, net1, ...
+    nameserver: str | None = None
+    features: dict[str, bool] = Field(default_factory=dict)  # nesting, keyctl, fuse, ...
+    onboot: bool = False
+    startup: str | None = None  # order=N,up=S,down=S
+    mounts: dict[str, MountConfig] = Field(default_factory=dict)  # mp0, mp1, ...
+    snapshot: str | None = None  # taken once when missing; clones start from it
+    state: Literal["running", "stopped"] | None = None  # default lxc.defaults.state
+    description: str | None = None
+
+
+class LxcDefaults(Frozen):
+    storage: str
+    bridge: str
+    gateway: str | None = None
+    unprivileged: bool = True
+    swap_mb: int = 512
+    state: Literal["running", "stopped"] = "running"
+    # a running container's change that PVE keeps pending: applied by one reboot
+    # ("when-needed") or reported as drift ("never")
+    restart_policy: Literal["when-needed", "never"] = "when-needed"
+
+
+class LxcConfig(Frozen):
+    templates: dict[str, TemplateConfig] = Field(default_factory=dict)
+    defaults: LxcDefaults
+    containers: dict[str, ContainerConfig] = Field(default_factory=dict)  # by vmid
+
+    def container(self, vmid: int) -> ContainerConfig:
+        return self.containers[str(vmid)]
+
+    def storage_of(self, ct: ContainerConfig) -> str:
+        return ct.storage or self.defaults.storage
+
+    def state_of(self, ct: ContainerConfig) -> str:
+        return ct.state or self.defaults.state
+
+    def unprivileged_of(self, ct: ContainerConfig) -> bool:
+        return self.defaults.unprivileged if ct.unprivileged is None else ct.unprivileged
+
+    def in_order(self, vmids: list[int] | tuple[int, ...]) -> list[int]:
+        """vmids with every clone source before its clones (checks.py refuses cycles)."""
+        done: list[int] = []
+
+        def visit(vmid: int) -> None:
+            if vmid in done:
+                return
+            ct = self.containers.get(str(vmid))
+            if ct and ct.clone and ct.clone.vmid in vmids:
+                visit(ct.clone.vmid)
+            done.append(vmid)
+        for vmid in sorted(vmids):
+            visit(vmid)
+        return done
+
+    def net_value(self, net: NetConfig) -> dict[str, str]:
+        """A netN setting as PVE's parsed keys (print order is PVE's business)."""
+        out = {"name": net.name, "bridge": net.bridge or self.defaults.bridge, "ip": net.ip}
+        gw = net.gw or (self.defaults.gateway if net.ip != "dhcp" else None)
+        if gw:
+            out["gw"] = gw
+        if net.hwaddr:
+            out["hwaddr"] = net.hwaddr.upper()
+        if net.firewall:
+            out["firewall"] = "1"
+        return out
+
+    def desired_keys(self, ct: ContainerConfig, mountpoint_of: dict[str, str]) -> dict[str, str]:
+        """The PVE config keys this container declares, as PVE would store them (values as
+        strings, property strings as `k=v,...` in a fixed order). `mountpoint_of` maps a
+        dataset to its host path (the ZFS mountpoint rule)."""
+        keys = {"hostname": ct.hostname, "cores": str(ct.cores), "memory": str(ct.memory_mb),
+                "swap": str(self.defaults.swap_mb if ct.swap_mb is None else ct.swap_mb),
+                "onboot": "1" if ct.onboot else "0"}
+        for slot, net in ct.net.items():
+            keys[slot] = join_prop(self.net_value(net))
+        if ct.nameserver:
+            keys["nameserver"] = ct.nameserver
+        if ct.features:
+            keys["features"] = join_prop({k: "1" if v else "0" for k, v in ct.features.items()})
+        if ct.startup:
+            keys["startup"] = ct.startup
+        if ct.description:
+            keys["description"] = ct.description
+        for slot, m in ct.mounts.items():
+            source = (mountpoint_of[m.dataset] if m.dataset
+                      else f"{m.storage or self.defaults.storage}:{m.volume_gb}")
+            keys[slot] = join_prop({"": source, "mp": m.path, **({"ro": "1"} if m.read_only
+                                                                 else {})})
+        return keys
+
+
+def split_prop(text: str) -> dict[str, str]:
+    """A PVE property string `vol,k=v,k2=v2` -> {"": vol, "k": v, "k2": v2}."""
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        key, eq, value = part.partition("=")
+        if eq:
+            out[key] = value
+        elif part:
+            out[""] = part
+    return out
+
+
+def join_prop(values: dict[str, str]) -> str:
+    """The inverse of split_prop: the bare value (key "") first, then k=v in order."""
+    head = [values[""]] if "" in values else []
+    return ",".join(head + [f"{k}={v}" for k, v in values.items() if k != ""])

@@ -1,0 +1,161 @@
+"""Meaning checks of the `lxc` section and of the inventory's `containers`: references that
+must resolve (templates, clone sources and their snapshots, datasets), PVE's content rules
+for the storages used, and addresses that must be unique."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from phoenix_remote.config.lxc import ContainerConfig, LxcConfig
+from phoenix_remote.errors import Problem
+
+if TYPE_CHECKING:
+    from phoenix_remote.config.models import HypervisorConfig
+
+# every PVE node has these two (the installer makes them), with these contents
+BUILTIN_STORAGES = {"local": ("iso", "vztmpl", "backup", "rootdir", "images", "snippets"),
+                    "local-lvm": ("images", "rootdir")}
+
+
+def storage_contents(cfg: HypervisorConfig) -> dict[str, tuple[str, ...]]:
+    """Storage id -> its content types: the Phoenix storages plus PVE's built-in ones."""
+    out = dict(BUILTIN_STORAGES)
+    for dataset in cfg.zfs.dataset_paths():
+        out[cfg.storage.storage_id(dataset)] = cfg.storage.type_and_content(dataset)[1]
+    return out
+
+
+def lxc_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
+    lxc = cfg.lxc
+    if lxc is None:
+        return []
+    out: list[Problem] = []
+    contents = storage_contents(cfg)
+
+    def need(storage: str, content: str, path: str) -> None:
+        if storage not in contents:
+            out.append(Problem(src, path, f"storage {storage!r} is not defined (Phoenix "
+                                          f"storages: {', '.join(sorted(contents))})"))
+        elif content not in contents[storage]:
+            out.append(Problem(src, path, f"storage {storage} holds "
+                                          f"{','.join(contents[storage])}, not {content}: "
+                                          f"use a storage with {content} content"))
+
+    for name, t in lxc.templates.items():
+        need(t.storage, "vztmpl", f"$.lxc.templates.{name}.storage")
+    need(lxc.defaults.storage, "rootdir", "$.lxc.defaults.storage")
+    datasets = set(cfg.zfs.dataset_paths())
+    for vmid, ct in lxc.containers.items():
+        at = f"$.lxc.containers.{vmid}"
+        if ct.storage:
+            need(ct.storage, "rootdir", f"{at}.storage")
+        if ct.template and ct.template not in lxc.templates:
+            out.append(Problem(src, f"{at}.template", f"template {ct.template!r} is not in "
+                                                      "$.lxc.templates"))
+        if ct.clone:
+            source = lxc.containers.get(str(ct.clone.vmid))
+            if source is None:
+                out.append(Problem(src, f"{at}.clone.vmid", f"container {ct.clone.vmid} is "
+                                                            "not defined in $.lxc.containers"))
+            elif source.snapshot != ct.clone.snapshot:
+                out.append(Problem(src, f"{at}.clone.snapshot",
+                                   f"container {ct.clone.vmid} takes the snapshot "
+                                   f"{source.snapshot!r}, not {ct.clone.snapshot!r}: clone "
+                                   "from the snapshot its source declares"))
+        for slot, m in ct.mounts.items():
+            if m.dataset and m.dataset not in datasets:
+                out.append(Problem(src, f"{at}.mounts.{slot}.dataset",
+                                   f"dataset {m.dataset} is not in $.zfs.datasets"))
+            if m.volume_gb:
+                need(m.storage or lxc.defaults.storage, "rootdir", f"{at}.mounts.{slot}")
+        for slot, net in ct.net.items():
+            if net.ip == "dhcp" or not (net.gw or lxc.defaults.gateway):
+                continue
+            gw = ipaddress.ip_address(net.gw or lxc.defaults.gateway or "")
+            if gw not in ipaddress.ip_interface(net.ip).network:
+                out.append(Problem(src, f"{at}.net.{slot}.gw", f"gateway {gw} is outside "
+                                   f"{ipaddress.ip_interface(net.ip).network}"))
+    out += _cycles(lxc, src)
+    out += _duplicates(lxc, list(lxc.containers), src, "$.lxc.containers")
+    return out
+
+
+def _cycles(lxc: LxcConfig, src: str) -> list[Problem]:
+    out = []
+    for vmid in lxc.containers:
+        seen, cur = [vmid], lxc.containers[vmid]
+        while cur.clone and str(cur.clone.vmid) in lxc.containers:
+            nxt = str(cur.clone.vmid)
+            if nxt in seen:
+                if nxt == vmid:  # report each cycle once, at its smallest member
+                    if vmid == min(seen, key=int):
+                        out.append(Problem(src, f"$.lxc.containers.{vmid}.clone",
+                                           "clone sources form a cycle: "
+                                           + " -> ".join(seen + [vmid])))
+                break
+            seen.append(nxt)
+            cur = lxc.containers[nxt]
+    return out
+
+
+def _addresses(ct: ContainerConfig) -> Iterator[tuple[str, str]]:
+    """(slot, "address 10.0.0.5" / "MAC address 52:54:..") of a container's interfaces."""
+    for slot, net in ct.net.items():
+        for kind, value in (("address", net.ip.split("/")[0]),
+                            ("MAC address", (net.hwaddr or "").upper())):
+            if value and value != "dhcp":
+                yield slot, f"{kind} {value}"
+
+
+def _duplicates(lxc: LxcConfig, vmids: list[str], src: str, where: str) -> list[Problem]:
+    """IP addresses and MAC addresses used by two of these containers."""
+    out = []
+    owners: dict[str, str] = {}
+    for vmid in vmids:
+        for slot, what in _addresses(lxc.containers[vmid]):
+            if owners.setdefault(what, vmid) != vmid:
+                out.append(Problem(src, f"{where}.{vmid}.net.{slot}",
+                                   f"{what} is also used by container {owners[what]}; "
+                                   "each container needs its own"))
+    return out
+
+
+def container_problems(containers: tuple[int, ...], cfg: HypervisorConfig,
+                       src: str) -> list[Problem]:
+    """The inventory's `containers` of one host."""
+    if not containers:
+        return []
+    if cfg.lxc is None:
+        return [Problem(src, "containers", "the configuration has no lxc section")]
+    out = []
+    for vmid in containers:
+        ct = cfg.lxc.containers.get(str(vmid))
+        if ct is None:
+            out.append(Problem(src, "containers", f"container {vmid} is not defined in "
+                                                  "$.lxc.containers"))
+        elif ct.clone and ct.clone.vmid not in containers:
+            out.append(Problem(src, "containers", f"container {vmid} is cloned from "
+                                                  f"{ct.clone.vmid}, which this host does "
+                                                  f"not run: add {ct.clone.vmid}"))
+    if len(set(containers)) != len(containers):
+        out.append(Problem(src, "containers", "a vmid is listed twice"))
+    return out
+
+
+def fleet_container_problems(hosts: list, src: str) -> list[Problem]:
+    """Across the selected hosts: an address or MAC belongs to one container. (vmids may
+    repeat on hosts that are not in one cluster.)"""
+    out: list[Problem] = []
+    owners: dict[str, str] = {}
+    for h in hosts:
+        for vmid in h.containers if h.config.lxc else ():
+            me = f"container {vmid} on {h.name}"
+            for slot, what in _addresses(h.config.lxc.container(vmid)):
+                if owners.setdefault(what, me) != me:
+                    out.append(Problem(src, f"$.hosts.{h.name}.containers",
+                                       f"{me} ({slot}) has the {what} of {owners[what]}: "
+                                       "give one of them another, or run the container on "
+                                       "one host"))
+    return out

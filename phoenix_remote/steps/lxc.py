@@ -1,0 +1,279 @@
+"""Step 10 (the orchestrator's default job): the host's LXC containers, through the API.
+
+Templates are downloaded when missing, containers created or cloned in dependency order,
+their declared keys kept as configured (PUT only what differs, with the digest read by the
+probe), disks grown (never shrunk), snapshots taken once, and each container left running
+or stopped as declared. A vmid held by anything phoenix did not create is refused, and so
+is a change PVE makes only at creation. What the API lets only root@pam do (bind mounts,
+feature flags other than nesting) goes through `pct set` over SSH when the API is used
+with a token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from typing_extensions import TypedDict
+
+from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig, split_prop
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Action, Api, Change, Plan, Run
+from phoenix_remote.errors import StepRefused
+from phoenix_remote.facts import pve
+from phoenix_remote.facts.batch import Out
+from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart
+
+
+class LxcFacts(TypedDict):
+    node: str
+    root: bool  # the API is used as root@pam (may set bind mounts and all features)
+    storages: list[str]
+    guests: dict[int, pve.Record]  # /cluster/resources type=vm, by vmid
+    configs: dict[int, pve.Record]  # the configured containers that exist on this node
+    pending: dict[int, list[pve.Record]]
+    status: dict[int, str]
+    snapshots: dict[int, list[str]]
+    templates: dict[str, list[str]]  # storage -> its vztmpl volids
+
+
+class Lxc:
+    id = "lxc"
+    title = "LXC containers"
+    facts_model = LxcFacts
+
+    def inputs(self, cfg: HostConfig) -> dict:
+        lxc = cfg.config.lxc
+        return {"containers": {v: lxc.container(v).model_dump() for v in cfg.containers}
+                if lxc else {}, "defaults": lxc.defaults.model_dump() if lxc else None}
+
+    def skip_reason(self, cfg: HostConfig) -> str | None:
+        if cfg.config.lxc is None or not cfg.containers:
+            return "no containers for this host (inventory: containers)"
+        return None
+
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
+        return {}  # everything is read through the API
+
+    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> LxcFacts:
+        api, lxc = host.api, cfg.config.lxc
+        assert lxc is not None
+        node = api.node
+        base = f"/nodes/{node}/lxc"
+        guests = {int(g["vmid"]): g for g in api.get("/cluster/resources", type="vm")}
+        mine = [v for v in cfg.containers
+                if v in guests and guests[v].get("type") == "lxc" and guests[v]["node"] == node]
+        storages = list(pve.storages(api))
+        wanted = {lxc.templates[lxc.container(v).template or ""].storage for v in cfg.containers
+                  if lxc.container(v).template}
+        return {
+            "node": node, "root": api.is_root, "storages": storages, "guests": guests,
+            "configs": {v: api.get(f"{base}/{v}/config") for v in mine},
+            "pending": {v: api.get(f"{base}/{v}/pending") for v in mine},
+            "status": {v: api.get(f"{base}/{v}/status/current")["status"] for v in mine},
+            "snapshots": {v: [s["name"] for s in api.get(f"{base}/{v}/snapshot")
+                              if s["name"] != "current"] for v in mine},
+            # a storage the storage step has yet to define holds nothing yet
+            "templates": {s: [c["volid"] for c in api.get(f"/nodes/{node}/storage/{s}/content",
+                                                         content="vztmpl")]
+                          if s in storages else [] for s in sorted(wanted)},
+        }
+
+    def plan(self, f: LxcFacts, cfg: HostConfig) -> Plan:
+        lxc = cfg.config.lxc
+        assert lxc is not None
+        mounts = {d: cfg.config.zfs.mountpoint(d) for d in cfg.config.zfs.dataset_paths()}
+        plan = Plan()
+        fetched: set[str] = set()
+        for vmid in lxc.in_order(cfg.containers):
+            ct = lxc.container(vmid)
+            want = lxc.desired_keys(ct, mounts)
+            guest = f["guests"].get(vmid)
+            if guest is None:
+                plan += self.template_changes(ct, lxc, f, fetched)
+                plan += new_container(vmid, ct, lxc, want, f)
+                continue
+            check_owner(vmid, ct, guest, f["node"])
+            plan += existing_container(vmid, ct, lxc, want, f, plan)
+        return plan
+
+    @staticmethod
+    def template_changes(ct: ContainerConfig, lxc: LxcConfig, f: LxcFacts,
+                         fetched: set[str]) -> list[Change]:
+        if not ct.template:
+            return []
+        t = lxc.templates[ct.template]
+        if t.volid in f["templates"].get(t.storage, []) or t.volid in fetched:
+            return []
+        fetched.add(t.volid)
+        node = f["node"]
+        if t.url:
+            action = Api("POST", f"/nodes/{node}/storage/{t.storage}/download-url",
+                         {"content": "vztmpl", "filename": t.file, "url": t.url,
+                          "checksum": t.checksum, "checksum-algorithm": t.checksum_algorithm},
+                         wait_task=True)
+        else:  # PVE's appliance index (pveam)
+            action = Api("POST", f"/nodes/{node}/aplinfo",
+                         {"storage": t.storage, "template": t.file}, wait_task=True)
+        return [Change(f"template {t.file}", f"not on storage {t.storage}", "downloaded",
+                       (action,))]
+
+
+def check_owner(vmid: int, ct: ContainerConfig, guest: pve.Record, node: str) -> None:
+    """A vmid phoenix did not create is never touched."""
+    where = f"on node {guest.get('node')}"
+    if guest.get("type") != "lxc":
+        raise StepRefused(f"vmid {vmid} is a VM ({guest.get('name')}) {where}: container "
+                          f"{ct.hostname} needs another vmid")
+    if TAG not in str(guest.get("tags") or "").split(";"):
+        raise StepRefused(f"vmid {vmid} is a container phoenix did not create "
+                          f"({guest.get('name')}, no '{TAG}' tag) {where}: give "
+                          f"{ct.hostname} another vmid, or remove that container")
+    if guest.get("name") != ct.hostname:
+        raise StepRefused(f"container {vmid} {where} is {guest.get('name')}, the config says "
+                          f"{ct.hostname}: if it was renamed by hand, run `pct set {vmid} "
+                          f"--hostname {ct.hostname}` on the node")
+    if guest.get("node") != node:
+        raise StepRefused(f"container {vmid} ({ct.hostname}) runs {where}, not on {node}: "
+                          "migrate it back or assign it to that host")
+
+
+def split_root(keys: dict[str, str], root: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """(keys the API takes from this principal, keys that need `pct set` as root)."""
+    if root:
+        return keys, {}
+    later = {k: v for k, v in keys.items() if needs_root(k, v)}
+    return {k: v for k, v in keys.items() if k not in later}, later
+
+
+def pct_set(vmid: int, keys: dict[str, str]) -> tuple[Run, ...]:
+    if not keys:
+        return ()
+    argv = ["pct", "set", str(vmid)]
+    for k, v in keys.items():
+        argv += [f"--{k}", v]
+    return (Run(tuple(argv)),)
+
+
+def new_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str, str],
+                  f: LxcFacts) -> list[Change]:
+    node, storage = f["node"], lxc.storage_of(ct)
+    base = f"/nodes/{node}/lxc"
+    actions: list[Action] = []
+    if ct.template:
+        api_keys, as_root = split_root(want, f["root"])
+        actions.append(Api("POST", base, {
+            "vmid": vmid, "ostemplate": lxc.templates[ct.template].volid,
+            "rootfs": f"{storage}:{ct.disk_gb}", "unprivileged": lxc.unprivileged_of(ct),
+            "tags": TAG, **api_keys}, wait_task=True))
+        source = f"template {ct.template}"
+    else:
+        assert ct.clone is not None
+        src = lxc.container(ct.clone.vmid)
+        if ct.disk_gb < src.disk_gb:
+            raise StepRefused(f"container {vmid}: disk_gb {ct.disk_gb} is smaller than the "
+                              f"{src.disk_gb} GB of its clone source {ct.clone.vmid}; PVE "
+                              f"cannot shrink a disk: set disk_gb to at least {src.disk_gb}")
+        actions.append(Api("POST", f"{base}/{ct.clone.vmid}/clone", {
+            "newid": vmid, "hostname": ct.hostname, "snapname": ct.clone.snapshot,
+            "storage": storage, "full": True}, wait_task=True))
+        api_keys, as_root = split_root({k: v for k, v in want.items() if k != "hostname"},
+                                       f["root"])
+        actions.append(Api("PUT", f"{base}/{vmid}/config", {**api_keys, "tags": TAG}))
+        if ct.disk_gb > src.disk_gb:
+            actions.append(Api("PUT", f"{base}/{vmid}/resize",
+                               {"disk": "rootfs", "size": f"{ct.disk_gb}G"}, wait_task=True))
+        source = f"clone of {ct.clone.vmid} @{ct.clone.snapshot}"
+    actions += pct_set(vmid, as_root)
+    if ct.snapshot:
+        actions.append(Api("POST", f"{base}/{vmid}/snapshot", {"snapname": ct.snapshot},
+                           wait_task=True))
+    if lxc.state_of(ct) == "running":
+        actions.append(Api("POST", f"{base}/{vmid}/status/start", {}, wait_task=True))
+    return [Change(f"container {vmid} {ct.hostname}", "missing",
+                   f"{source}, {ct.cores} cores, {ct.memory_mb} MB, {ct.disk_gb} GB on "
+                   f"{storage}, {lxc.state_of(ct)}", tuple(actions))]
+
+
+def existing_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str, str],
+                       f: LxcFacts, plan: Plan) -> list[Change]:
+    node, conf = f["node"], f["configs"][vmid]
+    base = f"/nodes/{node}/lxc/{vmid}"
+    name = f"container {vmid} {ct.hostname}"
+    fixed_at_creation(vmid, ct, lxc, conf)
+    changes: list[Change] = []
+    running = f["status"][vmid] == "running"
+    diff = {k: v for k, v in want.items() if differs(k, conf.get(k), v)}
+    if diff:
+        api_keys, as_root = split_root(diff, f["root"])
+        actions: list[Action] = [Api("PUT", f"{base}/config",
+                                     {**api_keys, "digest": conf["digest"]})] if api_keys else []
+        actions += pct_set(vmid, as_root)
+        changes.append(Change(f"{name}: " + ", ".join(diff),
+                              "; ".join(f"{k}={conf.get(k, '(unset)')}" for k in diff),
+                              "; ".join(f"{k}={v}" for k, v in diff.items()), tuple(actions)))
+    have_gb = size_gb(split_prop(str(conf.get("rootfs", ""))).get("size", "0"))
+    if have_gb < ct.disk_gb:
+        changes.append(Change(f"{name}: rootfs size", f"{have_gb:g} GB", f"{ct.disk_gb} GB",
+                              (Api("PUT", f"{base}/resize", {"disk": "rootfs",
+                                                             "size": f"{ct.disk_gb}G"},
+                                   wait_task=True),)))
+    if ct.snapshot and ct.snapshot not in f["snapshots"][vmid]:
+        changes.append(Change(f"{name}: snapshot {ct.snapshot}", "missing", "taken",
+                              (Api("POST", f"{base}/snapshot", {"snapname": ct.snapshot},
+                                   wait_task=True),)))
+    restart = restart_keys(f["pending"][vmid], diff, want, conf)
+    desired_state = lxc.state_of(ct)
+    if running and desired_state == "stopped":
+        changes.append(Change(f"{name}: state", "running", "stopped",
+                              (Api("POST", f"{base}/status/shutdown", {}, wait_task=True),)))
+    elif not running and desired_state == "running":
+        changes.append(Change(f"{name}: state", "stopped", "running",
+                              (Api("POST", f"{base}/status/start", {}, wait_task=True),)))
+    elif running and restart:
+        if lxc.defaults.restart_policy == "when-needed":
+            changes.append(Change(f"{name}: restart", "pending: " + ", ".join(restart),
+                                  "applied by one reboot",
+                                  (Api("POST", f"{base}/status/reboot", {}, wait_task=True),)))
+        else:
+            plan.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
+                             "(lxc.defaults.restart_policy is never)")
+    return changes
+
+
+def restart_keys(pending: list[pve.Record], diff: dict[str, str], want: dict[str, str],
+                 conf: pve.Record) -> list[str]:
+    """Keys that will wait for a restart of a running container after this plan: pending
+    ones the plan does not set back to their current value, and the plan's own changes
+    that PVE keeps pending (/pending lists each key's current `value` and `pending` one;
+    `conf`, from GET config, shows pending values, so it only fills in unlisted keys)."""
+    current = {**conf, **{p["key"]: p.get("value") for p in pending}}
+    out = set()
+    for p in pending:
+        k = p["key"]
+        if ("pending" in p or p.get("delete")) and not (
+                k in diff and not differs(k, current.get(k), want[k])):
+            out.add(k)
+    out |= {k for k in diff if k not in out and takes_restart(k, current.get(k) is not None)
+            and differs(k, current.get(k), want[k])}
+    return sorted(out)
+
+
+def fixed_at_creation(vmid: int, ct: ContainerConfig, lxc: LxcConfig, conf: pve.Record) -> None:
+    """Refuse what PVE sets only when a container is made, with the way to change it."""
+    unpriv = lxc.unprivileged_of(ct)
+    if bool(int(conf.get("unprivileged", 0))) != unpriv:
+        raise StepRefused(f"container {vmid}: unprivileged is {int(conf.get('unprivileged', 0))}"
+                          f", the config says {int(unpriv)}; PVE sets it only at creation: "
+                          f"back it up and restore it (`pct restore --unprivileged "
+                          f"{int(unpriv)}`), or change the config")
+    rootfs = split_prop(str(conf.get("rootfs", "")))
+    have_storage = rootfs.get("", "").split(":")[0]
+    if have_storage != lxc.storage_of(ct):
+        raise StepRefused(f"container {vmid}: rootfs is on {have_storage}, the config says "
+                          f"{lxc.storage_of(ct)}: move it with `pct move-volume {vmid} rootfs "
+                          f"{lxc.storage_of(ct)}`, or change the config")
+    have_gb = size_gb(rootfs.get("size", "0"))
+    if have_gb > ct.disk_gb:
+        raise StepRefused(f"container {vmid}: rootfs is {have_gb:g} GB, the config says "
+                          f"{ct.disk_gb} GB; PVE cannot shrink a disk: set disk_gb to "
+                          f"{have_gb:g}")

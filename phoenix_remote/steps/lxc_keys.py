@@ -1,0 +1,75 @@
+"""How a container's declared settings compare with what PVE stores: property strings are
+parsed, only the declared parts of them count (PVE adds type=veth, a random hwaddr, a
+volume's name and size), MACs compare without case. And PVE's own rules about keys: which
+need root@pam, which a running container takes at once (pve-container's
+LXC_FASTPLUG_OPTIONS and vmconfig_hotplug_pending), which are fixed at creation."""
+
+from __future__ import annotations
+
+import re
+
+from phoenix_remote.config.lxc import split_prop
+
+# applied to a running container at once; anything else stays pending until it restarts
+FASTPLUG = {"description", "onboot", "startup", "protection", "hostname", "hookscript",
+            "cores", "tags", "lock", "cpulimit", "cpuunits", "memory", "swap"}
+SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$")
+# what an unset key means to PVE (pct.conf(5)): unset and the default compare equal
+DEFAULTS = {"onboot": "0", "swap": "512", "memory": "512"}
+
+
+def differs(key: str, have: object, want: str) -> bool:
+    if have is None:
+        have = DEFAULTS.get(key)
+        if have is None:
+            return True
+    text = str(have)
+    if key.startswith("net"):
+        h = split_prop(text)
+        return any(h.get(k, "").upper() != v.upper() if k == "hwaddr" else h.get(k) != v
+                   for k, v in split_prop(want).items())
+    if key == "features":
+        return split_prop(text) != split_prop(want)
+    if key.startswith("mp"):
+        return mount_differs(split_prop(text), split_prop(want))
+    return text != want
+
+
+def mount_differs(have: dict[str, str], want: dict[str, str]) -> bool:
+    if have.get("mp") != want.get("mp") or have.get("ro", "0") != want.get("ro", "0"):
+        return True
+    source = want.get("", "")
+    if source.startswith("/"):  # a bind mount: the host path itself
+        return have.get("") != source
+    storage, _, gb = source.partition(":")  # a volume: its storage and size
+    return (have.get("", "").split(":")[0] != storage
+            or size_gb(have.get("size", "0")) != float(gb))
+
+
+def size_gb(text: str) -> float:
+    """PVE's disk size notation (`32G`, `512M`, `1T`, bytes without a unit) in GiB."""
+    m = SIZE.match(text.strip())
+    if not m:
+        return 0.0
+    scale = {"": 1 / 1024**3, "K": 1 / 1024**2, "M": 1 / 1024, "G": 1, "T": 1024}
+    return float(m.group(1)) * scale[m.group(2)]
+
+
+def needs_root(key: str, value: str) -> bool:
+    """Settings PVE lets only root@pam make (PVE::LXC::check_ct_modify_config_perm): bind
+    mounts, device passthrough, feature flags other than nesting."""
+    if re.fullmatch(r"mp\d+", key):
+        return split_prop(value).get("", "").startswith("/")
+    if key == "features":
+        return any(k != "nesting" for k in split_prop(value))
+    return bool(re.fullmatch(r"dev\d+", key))
+
+
+def takes_restart(key: str, existed: bool) -> bool:
+    """Whether PVE keeps this change pending on a running container: network, memory and
+    the fastplug options apply at once, as do a new mount point or device."""
+    if key in FASTPLUG or re.fullmatch(r"net\d+", key):
+        return False
+    if re.fullmatch(r"(mp|dev)\d+", key):
+        return existed
+    return True
