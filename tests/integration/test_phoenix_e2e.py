@@ -468,7 +468,9 @@ def test_container_drift_repaired_without_recreating(fleet, work):
     sb1 = fleet[0]
     volume = "quickOS/lxc-disks/subvol-910-disk-0"
     created = sb1.ssh(f"zfs get -H -o value creation {volume}").stdout
-    sb1.ssh("pct set 910 --cores 4 --features nesting=1,keyctl=1")
+    # keyctl set while stopped (so it is current, not pending), then started again
+    sb1.ssh("pct shutdown 910 && pct set 910 --cores 4 --features nesting=1,keyctl=1 && "
+            "pct start 910")
     inv = make_inventory(work, hosts=["sb1"])
     verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
     assert verify.returncode == 2, verify.stdout[-2000:]

@@ -124,8 +124,13 @@ def test_every_simulated_route_checks_parameters_and_answers_its_schema(api, san
     node = api.nodes.get()[0]["node"]
     session = api._backend.get_session()  # proxmoxer's authenticated requests session
     base = f"https://{sandbox[0].address}:8006/api2/json"
+    # a container on the node's own `local` storage, for the LXC routes
+    sandbox[0].ssh("mkdir -p /var/lib/vz/template/cache && tar -czf "
+                   "/var/lib/vz/template/cache/t.tar.gz -C /etc hostname && "
+                   "(pct status 990 >/dev/null 2>&1 || "
+                   "pct create 990 local:vztmpl/t.tar.gz --rootfs local:1 --hostname t990)")
     values = {"node": node, "storage": "local", "userid": "root@pam", "tokenid": "none",
-              "upid": "UPID:x"}
+              "upid": "UPID:x", "vmid": "990"}
     checked = 0
     for key in pveapi.ROUTES:
         method, template = key.split(" ", 1)
