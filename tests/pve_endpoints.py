@@ -19,6 +19,7 @@ PATHS = [  # beyond the ones the 8.4 subset had: the LXC lifecycle
     f"{LXC}/feature", f"{LXC}/status/current", f"{LXC}/status/start", f"{LXC}/status/stop",
     f"{LXC}/status/shutdown", f"{LXC}/status/reboot", "/nodes/{node}/aplinfo",
     "/nodes/{node}/storage/{storage}/content", "/nodes/{node}/storage/{storage}/download-url",
+    "/nodes/{node}/apt/repositories",
 ]
 
 

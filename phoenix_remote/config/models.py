@@ -27,11 +27,19 @@ class RetryConfig(Frozen):
     delay_seconds: float
 
 
+class AptApiConfig(Frozen):
+    """A PVE release whose repositories are managed through the node's API (PVE 9: deb822
+    `.sources` files, where renaming a `.list` file does nothing)."""
+    disable_uri_prefixes: tuple[str, ...]  # enabled repositories at these URIs are disabled
+    add_handles: tuple[str, ...]  # standard repositories PVE adds itself (PUT handle)
+
+
 class AptConfig(Frozen):
     sources_list: str
     disable_lists: tuple[str, ...]
     repositories: tuple[str, ...]
     dist_upgrade: bool
+    by_pve_major: dict[str, AptApiConfig] = Field(default_factory=dict)
 
 
 class TimeConfig(Frozen):
@@ -74,6 +82,19 @@ class NvidiaConfig(Frozen):
     extra_packages: tuple[str, ...]
     reboot: bool
     update_system_before_reboot: bool
+    repository_keyring: str = "/etc/apt/trusted.gpg.d/cuda-archive-keyring.gpg"
+    by_pve_major: dict[str, dict] = Field(default_factory=dict)  # the values that differ
+
+    def for_pve(self, major: int) -> NvidiaConfig:
+        """The settings for a host running PVE `major`."""
+        over = self.by_pve_major.get(str(major))
+        if not over:
+            return self
+        return NvidiaConfig.model_validate({**self.model_dump(), **over, "by_pve_major": {}})
+
+    def variants(self) -> list[NvidiaConfig]:
+        """Every release's settings (what a probe must read before it knows the release)."""
+        return [self] + [self.for_pve(int(m)) for m in self.by_pve_major]
 
 
 class AdminUserConfig(Frozen):

@@ -74,10 +74,15 @@ def path_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     for i, path in enumerate(c.apt.disable_lists):
         check(f"$.apt.disable_lists[{i}]", path, APT_LIST,
               "a file directly in /etc/apt/sources.list.d/ ending in .list or .sources")
-    check("$.nvidia.repository_file", c.nvidia.repository_file, APT_LIST,
-          "/etc/apt/sources.list.d/NAME.list")
-    check("$.nvidia.blacklist_file", c.nvidia.blacklist_file,
-          rf"^/etc/modprobe\.d/{NAME}\.conf$", "/etc/modprobe.d/NAME.conf")
+    for major, nv in zip(["", *c.nvidia.by_pve_major], c.nvidia.variants()):
+        at = f"$.nvidia.by_pve_major.{major}" if major else "$.nvidia"
+        check(f"{at}.repository_file", nv.repository_file, APT_LIST,
+              "/etc/apt/sources.list.d/NAME.list or NAME.sources")
+        check(f"{at}.repository_keyring", nv.repository_keyring,
+              rf"^(/etc/apt/trusted\.gpg\.d|/usr/share/keyrings)/{NAME}\.gpg$",
+              "/etc/apt/trusted.gpg.d/NAME.gpg or /usr/share/keyrings/NAME.gpg")
+        check(f"{at}.blacklist_file", nv.blacklist_file,
+              rf"^/etc/modprobe\.d/{NAME}\.conf$", "/etc/modprobe.d/NAME.conf")
     check("$.logging.log_file", c.logging.log_file, rf"^/var/log/{NAME}(/{NAME})*$",
           "a file under /var/log/")
     check("$.logging.logrotate_file", c.logging.logrotate_file,

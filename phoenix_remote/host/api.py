@@ -2,8 +2,9 @@
 
 - TLS is verified by default against the node's own CA (/etc/pve/pve-root-ca.pem), read
   over the already-verified SSH session, or a CA file from the inventory; --insecure warns.
-- Every call is checked against the official PVE 8.4 schema before it is sent (names,
-  types, enums, required, booleans as 1/0): a wrong call fails here, not on a node.
+- Every call is checked against the official schema of the node's own release (PVE 8.4 or
+  9.1, from GET /version, asked once) before it is sent (names, types, enums, required,
+  booleans as 1/0): a wrong call fails here, not on a node.
 - Transient transport errors are retried (tenacity, the config's retry policy); an expired
   ticket is renewed once; PVE's own error text is kept in ApiError.
 - Task UPIDs are waited for; a task ending in error raises with its log.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import tempfile
 import time
 import urllib.parse
+from typing import Any
 
 import requests
 from proxmoxer import ProxmoxAPI
@@ -24,7 +26,15 @@ from phoenix_remote.errors import ApiError, PhoenixError, TaskFailed
 from phoenix_remote.pve_schema import load_operations, match, validate
 
 CA_PATH = "/etc/pve/pve-root-ca.pem"
-_OPERATIONS = load_operations()
+_OPERATIONS = {"8.4": load_operations("8.4")}
+
+
+def operations(major: int) -> dict:
+    """The API methods of PVE `major` (9 and later: the 9.1 schema)."""
+    version = "9.1" if major >= 9 else "8.4"
+    if version not in _OPERATIONS:
+        _OPERATIONS[version] = load_operations(version)
+    return _OPERATIONS[version]
 
 
 class Transient(Exception):
@@ -42,13 +52,14 @@ def _plain(value) -> str | None:
 
 
 class PveClient:
-    def __init__(self, host):
+    def __init__(self, host, major: int | None = None):
         self.host = host
         self.cfg = host.cfg
         self.calls: list[str] = []  # "METHOD /template" of every call, for schema tests
         self._api: ProxmoxAPI | None = None
-        self._ca_file = None
+        self._ca_file: Any = None  # the CA, written to a temporary file for requests
         self._node: str | None = None
+        self._major = major  # None: asked of the node (GET /version) on the first call
         self._address = urllib.parse.urlsplit(self.cfg.api_url).hostname or self.cfg.address
         self._port = urllib.parse.urlsplit(self.cfg.api_url).port or 8006
         retry_cfg = self.cfg.config.retry
@@ -125,6 +136,14 @@ class PveClient:
         return self._api
 
     @property
+    def major(self) -> int:
+        """The node's PVE major release (GET /version, which both schemas have)."""
+        if self._major is None:
+            release = str(self.call("GET", "/version", {}, check_as=8).get("release", "8"))
+            self._major = int(release.split(".")[0])
+        return self._major
+
+    @property
     def is_root(self) -> bool:
         """root@pam logged in by password: PVE lets only this principal set bind mounts,
         devices and most container features (a token of root@pam is not root@pam)."""
@@ -151,16 +170,18 @@ class PveClient:
     def delete(self, api_path: str, /, **params):
         return self.call("DELETE", api_path, params)
 
-    def call(self, method: str, path: str, params: dict):
+    def call(self, method: str, path: str, params: dict, check_as: int | None = None):
         clean = {k: v for k, v in ((k, _plain(v)) for k, v in params.items()) if v is not None}
-        key, placeholders = match(_OPERATIONS, method, path)
+        major = check_as or self.major
+        ops = operations(major)
+        key, placeholders = match(ops, method, path)
         if key is None:
-            raise PhoenixError(f"{method} {path} is not a PVE 8.4 API method")
-        if not _OPERATIONS[key].get("allowtoken", 1) and self.cfg.api.token_id:
+            raise PhoenixError(f"{method} {path} is not a PVE {major} API method")
+        if not ops[key].get("allowtoken", 1) and self.cfg.api.token_id:
             raise ApiError(None, f"{method} {path} cannot be called with an API token (PVE "
                                  "allows only a user's ticket there); give this host api.user "
                                  "and api.password")
-        errors = validate(_OPERATIONS[key], {**clean, **placeholders})
+        errors = validate(ops[key], {**clean, **placeholders})
         if errors:  # refuse before sending: the same answer PVE would give
             raise ApiError(400, f"{method} {path}: Parameter verification failed.", errors)
         self.calls.append(key)

@@ -7,8 +7,8 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
-from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, CommitNetwork, Run
+from phoenix_remote.config.models import AptApiConfig, HostConfig
+from phoenix_remote.engine.types import Api, Change, CommitNetwork, Plan, Run
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, firewall, packages, services, system
 from phoenix_remote.facts.batch import Out
@@ -77,6 +77,10 @@ class InitialSetupFacts(TypedDict):
     ssh_port: int
     ufw: str
     disable_present: list[str]
+    pve_major: int
+    repos: dict[str, Any] | None  # PVE's repository API, on releases apt.by_pve_major names
+    proxmox_firewall: str  # systemctl is-enabled proxmox-firewall (the nftables firewall)
+    iface_exists: bool
 
 
 class InitialSetup:
@@ -108,6 +112,9 @@ class InitialSetup:
             "iface": files.read(self.iface_file(cfg)),
             "hosts": files.read("/etc/hosts"),
             "ufw": firewall.STATUS,
+            "pveversion": system.PVEVERSION,
+            "pve_firewall": services.enabled_query("proxmox-firewall"),
+            "iface_exists": files.exists(f"/sys/class/net/{c.network.interface}"),
         }
         for i, path in enumerate(c.apt.disable_lists):
             cmds[f"disable{i}"] = files.exists(path)
@@ -134,23 +141,34 @@ class InitialSetup:
             "ufw": firewall.status_text(out["ufw"], c.firewall.package in installed),
             "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
                                 if files.present(out[f"disable{i}"], p)],
+            "pve_major": (major := system.pve_major(out["pveversion"])),
+            "repos": (repositories(host.api) if str(major) in c.apt.by_pve_major else None),
+            "proxmox_firewall": services.enabled(out["pve_firewall"], "proxmox-firewall"),
+            "iface_exists": files.present(out["iface_exists"], c.network.interface),
         }
 
     @staticmethod
     def iface_file(cfg: HostConfig) -> str:
         return f"/etc/network/interfaces.d/50-{cfg.config.network.interface}.cfg"
 
-    def plan(self, f: InitialSetupFacts, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: InitialSetupFacts, cfg: HostConfig) -> Plan:
         c = cfg.config
         changes: list[Change] = []
         if ch := file_change(c.logging.logrotate_file, f["logrotate"], logrotate_text(cfg)):
             changes.append(ch)
-        for path in f["disable_present"]:
-            changes.append(Change(f"disable {path}", "present", f"renamed to {path}.bak",
-                                  (Run(("mv", "-f", path, path + ".bak")),)))
-        lines = f["sources"].splitlines()
-        missing = [r for r in c.apt.repositories if r not in (x.strip() for x in lines)]
-        repos_changed = bool(missing or f["disable_present"])
+        via_api = c.apt.by_pve_major.get(str(f["pve_major"]))
+        if via_api:  # PVE 9: deb822 files, managed by PVE's own repository API
+            repo_changes = repository_changes(f["repos"] or {}, via_api)
+            changes += repo_changes
+            missing: list[str] = []
+            repos_changed = bool(repo_changes)
+        else:
+            for path in f["disable_present"]:
+                changes.append(Change(f"disable {path}", "present", f"renamed to {path}.bak",
+                                      (Run(("mv", "-f", path, path + ".bak")),)))
+            lines = f["sources"].splitlines()
+            missing = [r for r in c.apt.repositories if r not in (x.strip() for x in lines)]
+            repos_changed = bool(missing or f["disable_present"])
         if missing:
             text = f["sources"] + ("" if not f["sources"] or f["sources"].endswith("\n")
                                    else "\n") + "".join(r + "\n" for r in missing)
@@ -189,11 +207,16 @@ class InitialSetup:
                                   "enabled/active",
                                   (Run(("systemctl", "enable", "--now", c.time.ntp_service)),)))
         changes += self.firewall_plan(f, cfg)
-        changes += self.network_plan(f, cfg)
-        return changes
+        network = self.network_plan(f, cfg)
+        return Plan([*changes, *network], notes=network.notes)
 
     def firewall_plan(self, f: InitialSetupFacts, cfg: HostConfig) -> list[Change]:
         allow = cfg.config.firewall.allow
+        if f["proxmox_firewall"] == "enabled":
+            raise StepRefused("the proxmox-firewall service (PVE's nftables firewall) is "
+                              "enabled; ufw must not run beside it: disable it "
+                              "(`systemctl disable --now proxmox-firewall`, nftables off in "
+                              "the host's firewall options) or leave the firewall to it")
         port = str(f["ssh_port"])  # the port this run uses
         # the OpenSSH profile opens 22 only: another port needs its own rule
         names = (port, f"{port}/tcp") + (("OpenSSH", "ssh") if port == "22" else ())
@@ -214,9 +237,13 @@ class InitialSetup:
                        + (", ".join(missing) or "none"), "active; allows "
                        + ", ".join(cfg.config.firewall.allow), actions)]
 
-    def network_plan(self, f: InitialSetupFacts, cfg: HostConfig) -> list[Change]:
+    def network_plan(self, f: InitialSetupFacts, cfg: HostConfig) -> Plan:
         n = cfg.config.network
-        changes = []
+        changes = Plan()
+        if not f["iface_exists"]:
+            changes.notes.append(f"network.interface {n.interface} does not exist on the host "
+                                 "yet: the new file defines it (PVE 9.1 names NICs nicN; "
+                                 "check its bridge-ports)")
         if f["hostname"].strip() != n.hostname:
             changes.append(Change("hostname", f["hostname"].strip(), n.hostname,
                                   (Run(("hostnamectl", "set-hostname", n.hostname)),)))
@@ -233,3 +260,37 @@ class InitialSetup:
         if ch := file_change("/etc/hosts", f["hosts"], text):
             changes.append(Change("/etc/hosts entry", ch.before, line, ch.actions))
         return changes
+
+
+def repositories(api: Any) -> dict[str, Any]:
+    """GET /nodes/{node}/apt/repositories, reduced to what the plan needs: the enabled
+    repositories (file, index, URIs), the standard ones by handle, the digest."""
+    node = api.node
+    data = api.get(f"/nodes/{node}/apt/repositories")
+    return {"node": node, "digest": data["digest"],
+            "enabled": [{"path": f["path"], "index": i, "uris": r.get("URIs", [])}
+                        for f in data["files"] for i, r in enumerate(f["repositories"])
+                        if r.get("Enabled")],
+            "handles": {s["handle"]: s.get("status") for s in data.get("standard-repos", [])}}
+
+
+def repository_changes(r: dict[str, Any], api: AptApiConfig) -> list[Change]:
+    """Disable the enabled repositories at the configured URIs, add (or enable) the standard
+    ones by handle. The digest goes with the first call: PVE refuses it if the files
+    changed since the probe; later calls follow from that one."""
+    base = f"/nodes/{r['node']}/apt/repositories"
+    off = [e for e in r["enabled"]
+           if any(u.startswith(p) for u in e["uris"] for p in api.disable_uri_prefixes)]
+    add = [h for h in api.add_handles if r["handles"].get(h) not in (True, 1)]
+    calls: list[tuple[str, dict]] = [("POST", {"path": e["path"], "index": e["index"],
+                                               "enabled": False}) for e in off]
+    calls += [("PUT", {"handle": h}) for h in add]
+    if not calls:
+        return []
+    actions = tuple(Api(method, base, {**params, **({"digest": r["digest"]} if i == 0 else {})})
+                    for i, (method, params) in enumerate(calls))
+    before = "; ".join([*(f"enabled: {' '.join(e['uris'])}" for e in off),
+                        *(f"missing: {h}" for h in add)])
+    return [Change("apt repositories (PVE API)", before,
+                   f"{', '.join(add) or 'standard ones'} present, "
+                   f"{' '.join(api.disable_uri_prefixes)} disabled", actions)]

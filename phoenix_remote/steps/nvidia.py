@@ -19,7 +19,29 @@ from phoenix_remote.facts.batch import Out
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import APT_ENV, apt_install
 
-KEYRING = "/etc/apt/trusted.gpg.d/cuda-archive-keyring.gpg"
+
+def source_text(line: str, path: str) -> str:
+    """The repository as its file holds it: the one-line form in a `.list` file, deb822 in a
+    `.sources` file (apt 3 on PVE 9 warns about one-line sources). `line` is
+    `deb [signed-by=KEYRING] URI SUITE [COMPONENT...]`."""
+    if not path.endswith(".sources"):
+        return line + "\n"
+    m = re.match(r"^(deb)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
+    assert m, line  # the schema's repository pattern
+    kind, options, uri, suite, components = m.groups()
+    opts = dict(o.split("=", 1) for o in (options or "").split() if "=" in o)
+    out = [f"Types: {kind}", f"URIs: {uri}", f"Suites: {suite}"]
+    if components:
+        out.append(f"Components: {components}")
+    if "signed-by" in opts:
+        out.append(f"Signed-By: {opts['signed-by']}")
+    return "\n".join(out) + "\n"
+
+
+def variant_index(cfg: HostConfig, major: int) -> int:
+    """Which of nvidia.variants() applies to PVE `major` (0: the base values)."""
+    extra = list(cfg.config.nvidia.by_pve_major)
+    return 1 + extra.index(str(major)) if str(major) in extra else 0
 
 
 class NvidiaFacts(TypedDict):
@@ -61,16 +83,20 @@ class Nvidia:
             "blacklist": files.read(nv.blacklist_file),
             "pkgs": packages.installed_query([nv.driver_package, "proxmox-default-headers",
                                                *nv.extra_packages, "proxmox-headers-*"]),
-            "repo": files.read(nv.repository_file),
-            "key": files.exists(KEYRING, nonempty=True),
+            # every release's repository and key: which applies is known from pveversion
+            **{f"repo{i}": files.read(v.repository_file) for i, v in enumerate(nv.variants())},
+            **{f"key{i}": files.exists(v.repository_keyring, nonempty=True)
+               for i, v in enumerate(nv.variants())},
             "initramfs": nvidia.INITRAMFS_TIME,
             "module_time": nvidia.MODULE_TIME,
         }
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> NvidiaFacts:
-        nv = cfg.config.nvidia
+        major = system.pve_major(out["pveversion"])
+        i = variant_index(cfg, major)
+        nv = cfg.config.nvidia.variants()[i]
         return {
-            "pve_major": system.pve_major(out["pveversion"]),
+            "pve_major": major,
             "debian": system.debian(out["debian"]),
             "gpu": nvidia.gpu(out["lspci"]),
             "loaded": nvidia.loaded(out["lsmod"]),
@@ -79,17 +105,19 @@ class Nvidia:
             "krel": system.kernel(out["krel"]),
             "blacklist": files.content(out["blacklist"], nv.blacklist_file) or "",
             "installed": packages.installed(out["pkgs"]),
-            "repo": files.content(out["repo"], nv.repository_file) or "",
-            "key": files.present(out["key"], KEYRING),
+            "repo": files.content(out[f"repo{i}"], nv.repository_file) or "",
+            "key": files.present(out[f"key{i}"], nv.repository_keyring),
             "initramfs_time": nvidia.mtime(out["initramfs"], "the initramfs"),
             "module_time": nvidia.mtime(out["module_time"], "the nvidia module"),
         }
 
     def plan(self, f: NvidiaFacts, cfg: HostConfig) -> Plan:
-        nv = cfg.config.nvidia
+        nv = cfg.config.nvidia.for_pve(f["pve_major"])
         if f["pve_major"] != nv.required_pve_major:
+            known = sorted({v.required_pve_major for v in cfg.config.nvidia.variants()})
             raise StepRefused(f"pveversion reports PVE {f['pve_major']}, the driver step "
-                             f"needs PVE {nv.required_pve_major}")
+                              f"has values for PVE {', '.join(map(str, known))} "
+                              "(nvidia.by_pve_major)")
         if not f["debian"].startswith(f"{nv.required_debian_major}."):
             raise StepRefused(f"/etc/debian_version is {f['debian']!r}, expected "
                              f"{nv.required_debian_major}.x")
@@ -115,13 +143,14 @@ class Nvidia:
         if missing:
             changes.append(Change("kernel headers", "missing: " + " ".join(missing),
                                   "installed", apt_install(missing, update=True)))
-        if nv.repository not in f["repo"] or not f["key"]:
+        source = source_text(nv.repository, nv.repository_file)
+        if source.strip() not in f["repo"] or not f["key"]:
             changes.append(Change(
                 "NVIDIA CUDA repository", "missing" if not f["repo"] else "incomplete",
                 nv.repository,
-                (InstallFile(nv.repository_file, nv.repository + "\n"),
+                (InstallFile(nv.repository_file, source),
                  Script(sh("set -e\ncurl -fsSL {0} | gpg --batch --yes --dearmor -o {1}\n"
-                           "chmod 644 {1}\n", nv.repository_key_url, KEYRING),
+                           "chmod 644 {1}\n", nv.repository_key_url, nv.repository_keyring),
                         "import the repository key"),
                  Run((*APT_ENV, "apt-get", "update", "-q")))))
         pkg_missing = nv.driver_package not in f["installed"]

@@ -72,3 +72,4 @@ def test_clone_sources_come_first():
 def test_the_step_skips_a_host_without_containers():
     assert Lxc().skip_reason(host_config({})) is not None
     assert Lxc().skip_reason(host_config({"containers": [900]})) is None
+

@@ -44,6 +44,11 @@ def _need(s, vmid):
     return ct
 
 
+def _free(s, vmid):
+    if str(vmid) in _cts(s):
+        raise ps.Fail(500, f"CT {vmid} already exists on node '{ps.node_name()}'")
+
+
 def split_prop(text):
     out = {}
     for part in text.split(","):
@@ -315,8 +320,7 @@ def create(p, task):
     ps.check_node(p)
     vmid = p["vmid"]
     with ps.State() as s:
-        if str(vmid) in _cts(s):
-            raise ps.Fail(500, f"CT {vmid} already exists on node '{ps.node_name()}'")
+        _free(s, vmid)
         sid, _, name = p["ostemplate"].partition(":")
         tcfg = _storage(s, sid, "vztmpl")
         archive = os.path.join(tcfg["path"], "template", "cache", name.split("/", 1)[-1])
@@ -352,8 +356,7 @@ def clone(p, task):
     src, new = p["vmid"], p["newid"]
     with ps.State() as s:
         ct = _need(s, src)
-        if str(new) in _cts(s):
-            raise ps.Fail(500, f"CT {new} already exists on node '{ps.node_name()}'")
+        _free(s, new)
         base = ct["conf"]
         if p.get("snapname"):
             if p["snapname"] not in ct["snapshots"]:
