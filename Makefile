@@ -4,6 +4,7 @@ PY        ?= python3
 VENV      := .venv
 BIN       := $(VENV)/bin
 HOSTS     ?= 3
+PVE       ?= 8
 SB        := tests/sandbox
 
 .PHONY: install lock test unit lint demo sandbox sandbox-down bench clean
@@ -34,9 +35,9 @@ lint: install
 	$(BIN)/ruff check phoenix_remote tests bench
 	$(BIN)/mypy phoenix_remote
 
-sandbox: install ## start HOSTS sandbox hosts; writes .sandbox/hosts.json + inventory.yaml
+sandbox: install ## start HOSTS sandbox hosts (PVE=8, 9 or 8,9); writes .sandbox/inventory.yaml
 	bash $(SB)/prereqs.sh
-	$(BIN)/python -m tests.sandbox up $(HOSTS)
+	$(BIN)/python -m tests.sandbox up $(HOSTS) --pve $(PVE)
 
 sandbox-down: ## stop every sandbox host and remove all it created
 	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PY)) -m tests.sandbox down

@@ -1,4 +1,4 @@
-"""python -m tests.sandbox up N [--gpu-less 2,3] | down | purge I | status"""
+"""python -m tests.sandbox up N [--gpu-less 2,3] [--pve 8|9|8,9] | down | purge I | build"""
 
 import sys
 
@@ -14,13 +14,14 @@ def main(argv: list[str]) -> int:
         n = int(argv[1]) if len(argv) > 1 else 3
         gpu_less = tuple(int(x) for x in argv[argv.index("--gpu-less") + 1].split(",")) \
             if "--gpu-less" in argv else ()
-        lab.up(n, gpu_less)
+        pve = argv[argv.index("--pve") + 1] if "--pve" in argv else "8"
+        lab.up(n, gpu_less, pve)
     elif cmd == "down":
         lab.down()
     elif cmd == "purge":
         lab.purge(int(argv[1]))
     elif cmd == "build":
-        lab.build()
+        lab.build(tuple(argv[1].split(",")) if len(argv) > 1 else ("8",))
     else:
         print(__doc__)
         return 2

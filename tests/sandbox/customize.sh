@@ -9,7 +9,9 @@
 set -euo pipefail
 SB_BASE=${SB_BASE:-/var/tmp/phoenix-sandbox}
 HERE=$(cd "$(dirname "$0")" && pwd)
-C=$SB_BASE/custom
+FLAVOUR=${FLAVOUR:-8}  # the PVE release: 8 (Debian 12) or 9 (Debian 13)
+C=$SB_BASE/custom ROOTFS=$SB_BASE/rootfs SUITE=bookworm
+if [ "$FLAVOUR" = 9 ]; then C=$SB_BASE/custom-9 ROOTFS=$SB_BASE/rootfs-trixie SUITE=trixie; fi
 if [ "${1:-}" != __inside ]; then
     rm -rf "$C" "$C.work" "$C.merged"
     mkdir -p "$C" "$C.work" "$C.merged"
@@ -17,7 +19,7 @@ if [ "${1:-}" != __inside ]; then
 fi
 shift
 mount --make-rprivate /
-mount -t overlay overlay -o "lowerdir=$SB_BASE/rootfs,upperdir=$C,workdir=$C.work" "$C.merged"
+mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$C,workdir=$C.work" "$C.merged"
 R=$C.merged
 mount --bind /proc "$R/proc"
 mount -t tmpfs tmpfs "$R/tmp"
@@ -27,7 +29,10 @@ L=/usr/local/lib/sandbox
 install -d "$R$L"
 install -m 0755 "$HERE"/guest/*.py "$R$L/"
 install -m 0644 "$HERE"/../../phoenix_remote/data/pve-8.4-endpoints.json \
+    "$HERE"/../../phoenix_remote/data/pve-9.1-endpoints.json \
     "$HERE"/../../phoenix_remote/data/pve-8-storage-types.json "$R$L/"
+# which PVE release this host plays (read by the stand-ins)
+install -m 0644 "$SB_BASE/mirror/platform-$FLAVOUR.json" "$R$L/platform.json"
 ln -sf sbhw.py "$R$L/sb-boot"
 # the appliance index as `pveam update` leaves it (the mirror answers for download.proxmox.com)
 install -D -m 0644 "$SB_BASE/mirror/aplinfo.dat" \
@@ -56,6 +61,8 @@ for tool in lspci dkms update-initramfs proxmox-boot-tool; do
     ln -sf "$L/sbhw.py" "$R$dest/$tool"
 done
 
+rm -f "$R"/etc/apt/sources.list.d/*
+if [ "$FLAVOUR" = 8 ]; then
 # apt as on a fresh PVE 8 node: Debian + the enterprise repos it ships with
 cat > "$R/etc/apt/sources.list" <<'SRC'
 deb http://ftp.debian.org/debian bookworm main contrib
@@ -64,12 +71,45 @@ deb http://ftp.debian.org/debian bookworm-updates main contrib
 # security updates
 deb http://security.debian.org/debian-security bookworm-security main contrib
 SRC
-rm -f "$R"/etc/apt/sources.list.d/*
 echo "deb https://enterprise.proxmox.com/debian/pve bookworm pve-enterprise" \
     > "$R/etc/apt/sources.list.d/pve-enterprise.list"
 echo "deb https://enterprise.proxmox.com/debian/ceph-quincy bookworm enterprise" \
     > "$R/etc/apt/sources.list.d/ceph.list"
 install -m 0644 "$SB_BASE/mirror/mirror-key.gpg" "$R/etc/apt/trusted.gpg.d/proxmox-release-bookworm.gpg"
+else
+# apt as on a fresh PVE 9 node: deb822 .sources only, each trusting its own keyring. The
+# sandbox mirror signs every suite with its key, so that key is both keyrings here.
+rm -f "$R/etc/apt/sources.list"
+install -m 0644 "$SB_BASE/mirror/mirror-key.gpg" "$R/usr/share/keyrings/proxmox-archive-keyring.gpg"
+install -m 0644 "$SB_BASE/mirror/mirror-key.gpg" "$R/usr/share/keyrings/debian-archive-keyring.gpg"
+cat > "$R/etc/apt/sources.list.d/debian.sources" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian/
+Suites: trixie trixie-updates
+Components: main contrib non-free-firmware
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://security.debian.org/debian-security/
+Suites: trixie-security
+Components: main contrib non-free-firmware
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+cat > "$R/etc/apt/sources.list.d/pve-enterprise.sources" <<'SRC'
+Types: deb
+URIs: https://enterprise.proxmox.com/debian/pve
+Suites: trixie
+Components: pve-enterprise
+Signed-By: /usr/share/keyrings/proxmox-archive-keyring.gpg
+SRC
+cat > "$R/etc/apt/sources.list.d/ceph.sources" <<'SRC'
+Types: deb
+URIs: https://enterprise.proxmox.com/debian/ceph-squid
+Suites: trixie
+Components: enterprise
+Signed-By: /usr/share/keyrings/proxmox-archive-keyring.gpg
+SRC
+fi
 printf 'Acquire::Retries "0";\nAcquire::http::Timeout "5";\nAcquire::https::Timeout "5";\n' \
     > "$R/etc/apt/apt.conf.d/90sandbox"
 

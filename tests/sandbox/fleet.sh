@@ -88,9 +88,11 @@ release_drives() {     # release_drives DIR: detach the loop devices over its dr
 # PID 1 of the host's new PID namespace, still seeing this machine's files.
 stage1() {
     local n=$1 d=$HOSTS/$1 m=$HOSTS/$1/merged
+    # the host's PVE release (hosts/sbI/flavour): 8 on Debian 12, 9 on Debian 13
+    local lower=$SB_BASE/custom:$SB_BASE/rootfs
+    [ "$(cat "$d/flavour" 2>/dev/null)" != 9 ] || lower=$SB_BASE/custom-9:$SB_BASE/rootfs-trixie
     mount --make-rprivate /
-    mount -t overlay overlay \
-        -o "lowerdir=$SB_BASE/custom:$SB_BASE/rootfs,upperdir=$d/upper,workdir=$d/work" "$m"
+    mount -t overlay overlay -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$m"
     mount -t proc proc "$m/proc"
     mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$m/sys"
     mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$m/sys/fs/cgroup"

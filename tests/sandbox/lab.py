@@ -65,35 +65,58 @@ def any_running() -> bool:
 
 
 # ------------------------------------------------------------------------- images
-def build() -> None:
-    """Rootfs (cached), CA, mirror and the custom layer; each step skips when current."""
+def build(flavours: tuple[str, ...] = ("8",)) -> None:
+    """Rootfs (cached), CA, mirror and the custom layer of each PVE release asked for
+    ("8": Debian 12, "9": Debian 13); each step skips when current."""
     from tests.sandbox import ca  # needs cryptography (the venv); `down` must not
-    run(["bash", HERE / "build-rootfs.sh"], env=ENV, capture_output=False)
+    for flavour in flavours:
+        run(["bash", HERE / "build-rootfs.sh", mirror.PLATFORMS[flavour]["suite"]], env=ENV,
+            capture_output=False)
     ca.ensure_ca(BASE / "ca")
     if not (BASE / "ca" / "mirror.pem").exists():
         ca.issue(BASE / "ca", BASE / "ca", mirror.HOSTNAMES + [BRIDGE_IP], "mirror")
-    mirror.build(BASE / "rootfs")
-    stamp = _layer_stamp()
-    stamp_file = BASE / "custom.stamp"
-    if stamp_file.exists() and stamp_file.read_text() == stamp:
-        return
-    if any_running():
-        print("sandbox: stand-ins changed but hosts are running; run 'make sandbox-down' to "
-              "pick the changes up")
-        return
-    run(["bash", HERE / "customize.sh", *mirror.fake_deb_paths()], env=ENV)
-    stamp_file.write_text(stamp)
+    mirror.build(BASE / "rootfs", flavours)
+    for flavour in flavours:
+        suffix = "" if flavour == "8" else f"-{flavour}"
+        stamp = _layer_stamp(flavour)
+        stamp_file = BASE / f"custom{suffix}.stamp"
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            continue
+        if any_running():
+            print("sandbox: stand-ins changed but hosts are running; run 'make sandbox-down' "
+                  "to pick the changes up")
+            return
+        run(["bash", HERE / "customize.sh", *mirror.fake_deb_paths(flavour)],
+            env={**ENV, "FLAVOUR": flavour})
+        stamp_file.write_text(stamp)
 
 
-def _layer_stamp() -> str:
+def _layer_stamp(flavour: str) -> str:
     h = hashlib.sha256()
     data = HERE.parents[1] / "phoenix_remote" / "data"
     for f in sorted(GUEST.glob("*.py")) + [HERE / "customize.sh", HERE / "mirror.py",
                                            data / "pve-8.4-endpoints.json",
+                                           data / "pve-9.1-endpoints.json",
                                            BASE / "mirror" / "aplinfo.dat",
-                                         BASE / "mirror" / "mirror-key.gpg", BASE / "ca/ca.pem"]:
+                                           BASE / "mirror" / f"platform-{flavour}.json",
+                                           BASE / "mirror" / "mirror-key.gpg", BASE / "ca/ca.pem"]:
         h.update(f.name.encode() + f.read_bytes())
     return h.hexdigest()
+
+
+def set_flavour(i: int, release: str) -> None:
+    """The PVE release host i plays (fleet.sh picks its layers). A host that changes
+    release gets a fresh disk: its old one belongs to the other Debian."""
+    d = HOSTS / host_name(i)
+    if flavour_of(i) != release and (d / "upper").exists():
+        purge(i)
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "flavour").write_text(release + "\n")
+
+
+def flavour_of(i: int) -> str:
+    f = HOSTS / host_name(i) / "flavour"
+    return f.read_text().strip() if f.exists() else "8"
 
 
 # ------------------------------------------------------------------------- host disks
@@ -231,12 +254,16 @@ def stop_mirror() -> None:
     pidfile.unlink(missing_ok=True)
 
 
-def up(n: int, gpu_less: tuple[int, ...] = ()) -> list[dict]:
+def up(n: int, gpu_less: tuple[int, ...] = (), pve: str = "8") -> list[dict]:
+    """Start hosts sb1..sbN. `pve`: the release of each host, "8", "9" or a list such as
+    "8,9" (host i gets the ((i-1) mod len)-th)."""
     t0 = uptime()
-    build()
+    releases = pve.split(",")
+    build(tuple(sorted(set(releases))))
     ensure_keys_and_secrets()
     indexes = list(range(1, n + 1))
     for i in indexes:
+        set_flavour(i, releases[(i - 1) % len(releases)])
         seed_disk(i, gpu=i not in gpu_less)
     start_mirror()
     boot(indexes)

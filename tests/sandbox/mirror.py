@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -38,34 +39,57 @@ RestartSec=1
 WantedBy=multi-user.target
 """
 
-# name -> (version, repo, depends, {path in package: symlink target or file text}, postinst)
-FAKE_DEBS: dict[str, tuple[str, str, str, dict[str, str], str]] = {
-    "zfsutils-linux": ("2.2.7-pve2", "pve", "", {
-        "usr/sbin/zpool": f"->{GUEST_LIB}/sbzfs.py", "usr/sbin/zfs": f"->{GUEST_LIB}/sbzfs.py",
-    }, ""),
-    "pve-manager": ("8.4.1", "pve", "", {
-        "usr/bin/pveversion": f"->{GUEST_LIB}/sbhw.py",
-        "usr/sbin/pvesm": f"->{GUEST_LIB}/pvecli.py", "usr/sbin/pveum": f"->{GUEST_LIB}/pvecli.py",
-        "usr/lib/systemd/system/pveproxy.service": PVEPROXY_UNIT,
-        "etc/systemd/system/multi-user.target.wants/pveproxy.service":
-            "->/usr/lib/systemd/system/pveproxy.service",
-    }, ""),
-    "pve-container": ("5.2.6", "pve", "", {"usr/sbin/pct": f"->{GUEST_LIB}/pvecli.py"}, ""),
-    f"proxmox-headers-{KREL}": ("6.8.12-10", "pve", "", {
-        f"usr/src/linux-headers-{KREL}/Makefile": "# sandbox kernel headers\n",
-        f"lib/modules/{KREL}/build": f"->/usr/src/linux-headers-{KREL}",
-    }, ""),
-    "proxmox-default-headers": ("1.1.0", "pve", f"proxmox-headers-{KREL}", {}, ""),
-    "pve-headers": ("8.4.0", "pve", "proxmox-default-headers", {}, ""),
-    "nvidia-open-575.57.08": ("575.57.08-1", "cuda", "", {
-        "usr/src/nvidia-575.57.08/dkms.conf": 'PACKAGE_NAME="nvidia"\nPACKAGE_VERSION='
-                                              '"575.57.08"\nAUTOINSTALL="yes"\n',
-        "usr/bin/nvidia-smi": f"->{GUEST_LIB}/sbhw.py",
-    }, f"dkms autoinstall -k {KREL} >/dev/null 2>&1 || true\n"),
-    "nvtop": ("3.0.1-1", "debian", "", {"usr/bin/nvtop": "#!/bin/sh\necho 'nvtop 3.0.1'\n"}, ""),
+# What each PVE release of the sandbox looks like (tests/sandbox/guest reads platform.json)
+PLATFORMS = {
+    "8": {"pve": "8.4.1", "release": "8.4", "repoid": "2a5fa54a8503f96d", "krel": KREL,
+          "driver": "575.57.08", "zfs": "2.2.7-pve2", "container": "5.2.6", "suite": "bookworm",
+          "debian": "12", "cuda": "debian12", "ceph": "ceph-quincy"},
+    "9": {"pve": "9.1.1", "release": "9.1", "repoid": "42db4a6cf33dac83",
+          "krel": "6.17.2-1-pve", "driver": "580.76.05", "zfs": "2.3.4-pve1",
+          "container": "6.0.18", "suite": "trixie", "debian": "13", "cuda": "debian13",
+          "ceph": "ceph-squid"},
 }
-# what a fresh PVE node already has
-PREINSTALLED = ["zfsutils-linux", "pve-manager", "pve-container"]
+
+
+def fake_debs(flavour: str) -> dict[str, tuple[str, str, str, dict[str, str], str]]:
+    """name -> (version, repo, depends, {path in package: symlink target or file text},
+    postinst) for one release."""
+    p = PLATFORMS[flavour]
+    krel, driver, x = p["krel"], p["driver"], "" if flavour == "8" else flavour
+    debs = {
+        "zfsutils-linux": (p["zfs"], f"pve{x}", "", {
+            "usr/sbin/zpool": f"->{GUEST_LIB}/sbzfs.py", "usr/sbin/zfs": f"->{GUEST_LIB}/sbzfs.py",
+        }, ""),
+        "pve-manager": (p["pve"], f"pve{x}", "", {
+            "usr/bin/pveversion": f"->{GUEST_LIB}/sbhw.py",
+            "usr/sbin/pvesm": f"->{GUEST_LIB}/pvecli.py",
+            "usr/sbin/pveum": f"->{GUEST_LIB}/pvecli.py",
+            "usr/lib/systemd/system/pveproxy.service": PVEPROXY_UNIT,
+            "etc/systemd/system/multi-user.target.wants/pveproxy.service":
+                "->/usr/lib/systemd/system/pveproxy.service",
+        }, ""),
+        "pve-container": (p["container"], f"pve{x}", "",
+                          {"usr/sbin/pct": f"->{GUEST_LIB}/pvecli.py"}, ""),
+        f"proxmox-headers-{krel}": (krel.rsplit("-", 1)[0], f"pve{x}", "", {
+            f"usr/src/linux-headers-{krel}/Makefile": "# sandbox kernel headers\n",
+            f"lib/modules/{krel}/build": f"->/usr/src/linux-headers-{krel}",
+        }, ""),
+        "proxmox-default-headers": ("1.1.0" if x == "" else "2.0.0", f"pve{x}",
+                                    f"proxmox-headers-{krel}", {}, ""),
+        f"nvidia-open-{driver}": (f"{driver}-1", f"cuda{x}", "", {
+            f"usr/src/nvidia-{driver}/dkms.conf": f'PACKAGE_NAME="nvidia"\nPACKAGE_VERSION='
+                                                 f'"{driver}"\nAUTOINSTALL="yes"\n',
+            "usr/bin/nvidia-smi": f"->{GUEST_LIB}/sbhw.py",
+        }, f"dkms autoinstall -k {krel} >/dev/null 2>&1 || true\n"),
+        "nvtop": ("3.0.1-1" if x == "" else "3.2.0-1", f"debian{x}", "",
+                  {"usr/bin/nvtop": "#!/bin/sh\necho 'nvtop 3.0.1'\n"}, ""),
+    }
+    if flavour == "8":  # gone in PVE 9
+        debs["pve-headers"] = ("8.4.0", "pve", "proxmox-default-headers", {}, "")
+    return debs
+
+
+PREINSTALLED = ["zfsutils-linux", "pve-manager", "pve-container"]  # on a fresh PVE node
 
 # repository -> (directory under www, suite path, component or None for a flat repo)
 REPOS = {
@@ -75,10 +99,19 @@ REPOS = {
     "pve": ("debian/pve", "bookworm", "pve-no-subscription"),
     "ceph": ("debian/ceph-quincy", "bookworm", "no-subscription"),
     "cuda": ("compute/cuda/repos/debian12/x86_64", None, None),
+    "debian9": ("debian", "trixie", "main contrib non-free-firmware"),
+    "debian9-updates": ("debian", "trixie-updates", "main contrib non-free-firmware"),
+    "security9": ("debian-security", "trixie-security", "main contrib non-free-firmware"),
+    "pve9": ("debian/pve", "trixie", "pve-no-subscription"),
+    "ceph9": ("debian/ceph-squid", "trixie", "no-subscription"),
+    "cuda9": ("compute/cuda/repos/debian13/x86_64", None, None),
 }
+FLAVOUR_REPOS = {"8": [r for r in REPOS if not r[-1].isdigit() and "9" not in r],
+                 "9": [r for r in REPOS if "9" in r]}
 HOSTNAMES = ["deb.debian.org", "ftp.debian.org", "security.debian.org", "download.proxmox.com",
              "developer.download.nvidia.com"]
-CUDA_KEY_NAME = "3bf863cc.pub"
+CUDA_KEYS = {"cuda": "3bf863cc.pub", "cuda9": "8793F200.pub"}  # each CUDA repository's own key
+
 
 
 def gpg(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -96,9 +129,9 @@ def ensure_keys() -> None:
     (GNUPG / "done").touch()
 
 
-def build_fake_deb(name: str, out_dir: Path) -> Path:
-    version, _repo, depends, files, postinst = FAKE_DEBS[name]
-    root = MIRROR / "build" / name
+def build_fake_deb(name: str, flavour: str, out_dir: Path) -> Path:
+    version, _repo, depends, files, postinst = fake_debs(flavour)[name]
+    root = MIRROR / "build" / flavour / name
     shutil.rmtree(root, ignore_errors=True)
     (root / "DEBIAN").mkdir(parents=True)
     control = (f"Package: {name}\nVersion: {version}\nArchitecture: amd64\n"
@@ -124,20 +157,30 @@ def build_fake_deb(name: str, out_dir: Path) -> Path:
     return deb
 
 
-def fetch_real_debs(rootfs: Path, out_dir: Path) -> None:
-    """apt-get download the packages (and dependencies) the rootfs does not have."""
+def fetch_real_debs(rootfs: Path, out_dir: Path, suite: str = "bookworm") -> None:
+    """apt-get download the packages (and dependencies) the rootfs does not have. Another
+    suite than this machine's uses package lists of its own under the mirror's build dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if any(out_dir.glob("s-tui_*.deb")):
         return
-    argv = ["apt-get", "install", "--simulate", "--no-install-recommends",
+    opts: list[str] = []
+    if suite != "bookworm":
+        apt = MIRROR / "build" / f"apt-{suite}"
+        (apt / "lists/partial").mkdir(parents=True, exist_ok=True)
+        (apt / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
+        (apt / "sources.list").write_text(f"deb http://deb.debian.org/debian {suite} main\n")
+        opts = ["-o", f"Dir::Etc::SourceList={apt}/sources.list", "-o",
+                "Dir::Etc::SourceParts=-", "-o", f"Dir::State::Lists={apt}/lists",
+                "-o", f"Dir::Cache={apt}/cache"]
+    argv = ["apt-get", *opts, "install", "--simulate", "--no-install-recommends",
             "-o", f"Dir::State::status={rootfs}/var/lib/dpkg/status", *REAL_PACKAGES]
     try:
         sim = run(argv)
-    except RuntimeError:  # this machine's package lists may be missing or stale
-        run(["apt-get", "update", "-qq"])
+    except RuntimeError:  # the package lists may be missing or stale
+        run(["apt-get", *opts, "update", "-qq"])
         sim = run(argv)
     wanted = [line.split()[1] for line in sim.stdout.splitlines() if line.startswith("Inst ")]
-    run(["apt-get", "download", "-q", *wanted], cwd=out_dir)
+    run(["apt-get", *opts, "download", "-q", *wanted], cwd=out_dir)
 
 
 def pool_dir(repo: str) -> Path:
@@ -148,7 +191,7 @@ def pool_dir(repo: str) -> Path:
 def index(repo: str) -> None:
     base, suite, component = REPOS[repo]
     top = WWW / base
-    key = "Sandbox CUDA" if repo == "cuda" else "Phoenix Sandbox Mirror"
+    key = "Sandbox CUDA" if repo in CUDA_KEYS else "Phoenix Sandbox Mirror"
     if suite is None:  # flat repository: Packages beside the .debs
         top.mkdir(parents=True, exist_ok=True)
         packages = run(["apt-ftparchive", "packages", "."], cwd=top).stdout
@@ -182,19 +225,29 @@ def _write_packages(directory: Path, text: str) -> None:
         f.write(text)
 
 
-def build(rootfs: Path) -> None:
-    """Build (or refresh) the whole mirror; cheap when the real .debs are cached."""
+def build(rootfs: Path, flavours: tuple[str, ...] = ("8",)) -> None:
+    """Build (or refresh) the mirror for these PVE releases; cheap when the real .debs are
+    cached. `rootfs` is the PVE 8 (Debian 12) root; PVE 9's is beside it (rootfs-trixie)."""
     ensure_keys()
-    for name, (_v, repo, *_rest) in FAKE_DEBS.items():
-        dest = pool_dir(repo) / (repo if REPOS[repo][1] else "")
-        build_fake_deb(name, dest)
-    fetch_real_debs(rootfs, pool_dir("debian") / "debian")
-    for repo in REPOS:
-        index(repo)
+    for flavour in flavours:
+        (MIRROR / f"platform-{flavour}.json").write_text(json.dumps(PLATFORMS[flavour]))
+        for name, (_v, repo, *_rest) in fake_debs(flavour).items():
+            build_fake_deb(name, flavour, pool_dir(repo) / (repo if REPOS[repo][1] else ""))
+        debian = FLAVOUR_REPOS[flavour][0]
+        fetch_real_debs(rootfs_of(flavour), pool_dir(debian) / debian,
+                        PLATFORMS[flavour]["suite"])
+        for repo in FLAVOUR_REPOS[flavour]:
+            index(repo)
     gpg("--yes", "-o", str(MIRROR / "mirror-key.gpg"), "--export", "Phoenix Sandbox Mirror")
     armored = gpg("--armor", "--export", "Sandbox CUDA").stdout
-    (WWW / REPOS["cuda"][0] / CUDA_KEY_NAME).write_text(armored)
+    for repo, name in CUDA_KEYS.items():
+        (WWW / REPOS[repo][0]).mkdir(parents=True, exist_ok=True)
+        (WWW / REPOS[repo][0] / name).write_text(armored)
     build_template(rootfs)
+
+
+def rootfs_of(flavour: str) -> Path:
+    return BASE / ("rootfs" if flavour == "8" else f"rootfs-{PLATFORMS[flavour]['suite']}")
 
 
 # The container template the sandbox offers through PVE's appliance index: a real archive of
@@ -226,11 +279,11 @@ def build_template(rootfs: Path) -> None:
         " The sandbox's own Debian 12 root, as a container template.\n\n")
 
 
-def fake_deb_paths() -> list[Path]:
+def fake_deb_paths(flavour: str = "8") -> list[Path]:
     out = []
     for name in PREINSTALLED:
-        _v, repo, *_ = FAKE_DEBS[name]
-        out += sorted((pool_dir(repo) / repo).glob(f"{name}_*.deb"))
+        version, repo, *_ = fake_debs(flavour)[name]
+        out += sorted((pool_dir(repo) / repo).glob(f"{name}_{version}_*.deb"))
     return out
 
 

@@ -20,10 +20,21 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {fmt % args}\n")
 
 
+class TlsServer(http.server.ThreadingHTTPServer):
+    def shutdown_request(self, request):
+        # end TLS with close_notify: OpenSSL 3 clients (apt 3 on Debian 13) take a bare
+        # EOF as an error ("unexpected eof while reading")
+        try:
+            request.unwrap()
+        except (OSError, ValueError):
+            pass
+        super().shutdown_request(request)
+
+
 def serve(root: str, cert: str, key: str) -> None:
     handler = functools.partial(Quiet, directory=root)
     plain = http.server.ThreadingHTTPServer((BRIDGE_IP, 80), handler)
-    tls = http.server.ThreadingHTTPServer((BRIDGE_IP, 443), handler)
+    tls = TlsServer((BRIDGE_IP, 443), handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     tls.socket = ctx.wrap_socket(tls.socket, server_side=True)

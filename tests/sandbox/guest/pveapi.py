@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The sandbox host's Proxmox VE API on :8006 (HTTPS, the host's own CA), like pveproxy.
 
-Every request is matched against the official PVE 8.4 schema (pveschema.py): unknown
+Every request is matched against the official schema of the PVE release the host plays
+(8.4 or 9.1, pveschema.py): unknown
 parameters, wrong types, booleans other than 1/0 and missing required ones are refused
 with PVE's 400 answer before a handler (pvestate.py) runs. Auth by ticket (cookie
 PVEAuthCookie + CSRFPreventionToken for writes) or API token (Authorization header).
@@ -24,12 +25,15 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
+import pveapt  # noqa: E402
 import pvelxc  # noqa: E402
 import pveschema  # noqa: E402
 import pvestate as ps  # noqa: E402
 import sbstate  # noqa: E402
 
-OPERATIONS = pveschema.load_operations()
+# the schema of the release this host plays (PVE 8.4 or 9.1)
+OPERATIONS = pveschema.load_operations(
+    "9.1" if sbstate.platform()["release"].startswith("9") else "8.4")
 TICKET_LIFETIME = 7200
 SECRET_FILE = os.path.join(sbstate.STATE, "pve-auth-key")
 
@@ -59,6 +63,7 @@ ROUTES = {
     "GET /nodes/{node}/tasks/{upid}/log": ps.task_log,
 }
 ROUTES.update(pvelxc.ROUTES)
+ROUTES.update(pveapt.ROUTES)
 ROUTES.update(pvelxc.TASK_ROUTES)
 TASK_ROUTES = {"POST /nodes/{node}/disks/zfs", *pvelxc.TASK_ROUTES}
 

@@ -17,8 +17,10 @@ sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import pvelxc  # noqa: E402
 import pveschema  # noqa: E402
 import pvestate as ps  # noqa: E402
+import sbstate  # noqa: E402
 
-OPS = pveschema.load_operations()
+OPS = pveschema.load_operations(
+    "9.1" if sbstate.platform()["release"].startswith("9") else "8.4")
 
 
 def options(args, key, positional=()):

@@ -282,16 +282,26 @@ def _hash(password, salt=None):
     return salt + "$" + hashlib.sha256((salt + password).encode()).hexdigest()
 
 
+def libcrypt(password, setting):
+    """crypt(3) of libxcrypt (yescrypt included) through ctypes: Python 3.13 (Debian 13)
+    has no crypt module, as PVE's own Perl code never needed one."""
+    import ctypes
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    out = lib.crypt(password.encode(), setting.encode())
+    return out.decode() if out else None
+
+
 def check_password(userid, password):
     """True when the password is right: PAM users against /etc/shadow, pve users here."""
     name, _, realm = userid.partition("@")
     if realm == "pam":
-        import crypt  # noqa: deprecated in 3.11 but present; libxcrypt does yescrypt
         for line in open("/etc/shadow"):
             parts = line.split(":")
             if parts[0] == name and parts[1] not in ("", "*", "!") and not \
                     parts[1].startswith("!"):
-                return crypt.crypt(password, parts[1]) == parts[1]
+                return libcrypt(password, parts[1]) == parts[1]
         return False
     u = snapshot()["users"].get(userid)
     pw = sbstate.load("pve-shadow.json").get(userid)
@@ -499,7 +509,8 @@ def privileged(principal):
 
 # ------------------------------------------------------------------------- nodes, disks
 def version(p):
-    return {"version": "8.4.1", "release": "8.4", "repoid": "2a5fa54a8503f96d"}
+    p = sbstate.platform()
+    return {"version": p["pve"], "release": p["release"], "repoid": p["repoid"]}
 
 
 def nodes(p):
@@ -520,15 +531,18 @@ def ssl_fingerprint():
 
 def node_status(p):
     check_node(p)
-    return {"pveversion": "pve-manager/8.4.1/2a5fa54a8503f96d", "kversion": "Linux 6.8.12-10-pve",
+    plat = sbstate.platform()
+    krel = plat["krel"]
+    return {"pveversion": f"pve-manager/{plat['pve']}/{plat['repoid']}",
+            "kversion": f"Linux {krel}",
             "uptime": int(time.monotonic()), "cpu": 0.01,
             "memory": {"total": 64 << 30, "used": 2 << 30, "free": 62 << 30},
             "rootfs": {"total": 100 << 30, "used": 3 << 30, "free": 97 << 30, "avail": 97 << 30},
             "cpuinfo": {"cpus": os.cpu_count(), "cores": os.cpu_count(), "model": "AMD EPYC",
                         "sockets": 1},
             "boot-info": {"mode": "efi", "secureboot": 0},
-            "current-kernel": {"sysname": "Linux", "release": "6.8.12-10-pve",
-                               "version": "#1 SMP PREEMPT_DYNAMIC PMX 6.8.12-10",
+            "current-kernel": {"sysname": "Linux", "release": krel,
+                               "version": f"#1 SMP PREEMPT_DYNAMIC PMX {krel[:-4]}",
                                "machine": "x86_64"},
             "loadavg": ["0.01", "0.02", "0.00"], "idle": 0, "wait": 0,
             "swap": {"total": 0, "used": 0, "free": 0}, "ksm": {"shared": 0}}

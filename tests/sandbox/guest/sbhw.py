@@ -19,9 +19,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import sbstate  # noqa: E402
 
-KREL = "6.8.12-10-pve"
-PVE = "pve-manager/8.4.1/2a5fa54a8503f96d (running kernel: 6.8.12-10-pve)"
-DRIVER = "575.57.08"
+PLATFORM = sbstate.platform()
+KREL = PLATFORM["krel"]
+PVE = f"pve-manager/{PLATFORM['pve']}/{PLATFORM['repoid']} (running kernel: {KREL})"
+DRIVER = PLATFORM["driver"]
 ROOT = os.environ.get("SANDBOX_ROOT", "")
 RUN = ROOT + "/run/sandbox"
 GPU_FILE = os.path.join(sbstate.STATE, "gpu")

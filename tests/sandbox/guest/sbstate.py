@@ -129,3 +129,14 @@ def data_file(name):
         if os.path.exists(candidate):
             return candidate
     raise FileNotFoundError(name)
+
+
+def platform():
+    """The PVE release this host plays (platform.json beside the stand-ins; PVE 8 without)."""
+    try:
+        with open(os.path.join(os.path.dirname(os.path.realpath(__file__)), "platform.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {"pve": "8.4.1", "release": "8.4", "repoid": "2a5fa54a8503f96d",
+                "krel": "6.8.12-10-pve", "driver": "575.57.08", "zfs": "2.2.7-pve2",
+                "suite": "bookworm", "debian": "12"}
