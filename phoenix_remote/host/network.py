@@ -7,7 +7,9 @@
    flushes the interface's old IPv4 routes and global addresses, restarts networking and
    waits `window` seconds for a confirmation token.
 4. The workstation reconnects at the (new) address, checking the same host key, and touches
-   the token - only after the job says the restart happened.
+   the token - only after the job says the restart happened. A node that moved gets a new
+   certificate for its new address (`pvecm updatecerts --force`, pveproxy restarted), as
+   PVE's documentation asks after an IP change: the API's TLS check would fail otherwise.
 5. No token in time: the job restores the previous file and restarts networking again; the
    workstation finds the host at its old address and the step fails, saying so.
 """
@@ -61,6 +63,9 @@ def commit_network(host: Any, path: str, content: str, interface: str, address: 
     try:
         host.move_to(address, deadline_s=max(window - 10, 10))
         _confirm(host, token, t0 + window - 3)
+        if address != old:
+            host.run(["pvecm", "updatecerts", "--force"])
+            host.run(["systemctl", "restart", "pveproxy"])
     except HostError as e:
         took = time.monotonic() - t0
         host.move_to(old, deadline_s=window + 120 - took)

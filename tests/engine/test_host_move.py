@@ -59,6 +59,7 @@ class MovingHost(FakeTransport):
         self.new_address_dead = new_address_dead
         self.job: list[str] = []
         self.addresses: list[str] = []  # the address of every command, in order
+        self.job_after: list[str] = []  # what ran on the host after the move
 
     def connect(self) -> None:
         if self.address != self.answers_at:
@@ -70,6 +71,9 @@ class MovingHost(FakeTransport):
 
     def handle(self, command: str, stdin: bytes) -> Result:
         self.addresses.append(self.address)
+        if program(command) in ("pvecm", "systemctl"):  # the node's new certificate
+            self.job_after.append(command)
+            return Result(0, "", "")
         if program(command) == "systemd-run":
             self.job = shlex.split(command)[7:]  # path staging backup iface token window
             path, staging = self.job[0], self.job[1]
@@ -166,6 +170,7 @@ def test_the_run_follows_the_host_to_its_new_address(moving, tmp_path):
     assert len(locks) == 2  # the lock is taken again at the new address
     assert (tmp_path / "after.h1").exists()  # the next step ran, at the new address
     assert any("host moved to 192.0.2.22" in e[3] for e in seen)
+    assert t.job_after == ["pvecm updatecerts --force", "systemctl restart pveproxy"]
     backups = report.steps[0].backups
     assert len(backups) == 1 and Path(backups[0]).read_text() == f"address {OLD}/24\n"
 

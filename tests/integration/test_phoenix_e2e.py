@@ -43,13 +43,14 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def fleet(work) -> list[SandboxHost]:
-    """N_HOSTS factory-fresh hosts, converged by one `phoenix apply` (timed)."""
+    """N_HOSTS factory-fresh hosts, converged by one `phoenix apply` (timed): a mixed fleet,
+    PVE 8 (Debian 12) on sb1, sb3, sb5 and PVE 9 (Debian 13) on sb2, sb4."""
     if os.geteuid() != 0:
         pytest.skip("sandbox hosts need root")
     lab.down()
     for i in range(1, N_HOSTS + 1):
         lab.purge(i)
-    lab.up(N_HOSTS)
+    lab.up(N_HOSTS, pve="8,9")
     hosts = [SandboxHost(i, info) for i, info in enumerate(lab.describe(
         list(range(1, N_HOSTS + 1))), start=1)]
     inv = make_inventory(work)
@@ -434,6 +435,35 @@ def test_gpu_less_host_fails_by_default_and_skips_when_configured(fleet, work):
         assert "skipped as configured" in json.dumps(report(skipped))
     finally:
         host.ssh("echo 'NVIDIA Corporation AD102 [GeForce RTX 4090]' > /var/lib/sandbox/gpu")
+
+
+def test_pve9_hosts_converged_with_their_own_values(fleet, work):
+    """sb2 runs PVE 9 on Debian 13: its enterprise repositories are disabled in their deb822
+    files and the no-subscription ones added through PVE's repository API, apt-get update
+    works against the mirror, the 580 driver from the debian13 CUDA repository is loaded
+    after the reboot, and the admin's password check converged (no Python crypt there)."""
+    sb2 = fleet[1]
+    assert sb2.ssh("cat /etc/debian_version").stdout.startswith("13.")
+    assert "pve-manager/9.1" in sb2.ssh("pveversion").stdout
+    for name in ("pve-enterprise.sources", "ceph.sources"):
+        assert "Enabled: no" in sb2.ssh(f"cat /etc/apt/sources.list.d/{name}").stdout, name
+    proxmox = sb2.ssh("cat /etc/apt/sources.list.d/proxmox.sources").stdout
+    assert "Components: pve-no-subscription" in proxmox and "Suites: trixie" in proxmox
+    assert "no-subscription" in sb2.ssh("cat /etc/apt/sources.list.d/ceph.sources").stdout
+    assert sb2.ssh("test -e /etc/apt/sources.list", check=False).returncode == 1
+    update = sb2.ssh("apt-get update -q", check=False)
+    assert update.returncode == 0 and "enterprise.proxmox.com" not in update.stdout, update
+    cuda = sb2.ssh("cat /etc/apt/sources.list.d/nvidia-cuda.sources").stdout
+    assert "/debian13/" in cuda and "Signed-By: /usr/share/keyrings/cuda-archive-keyring.gpg" \
+        in cuda
+    assert "580.76.05" in sb2.ssh("nvidia-smi").stdout and "nvidia " in sb2.ssh("lsmod").stdout
+    doc = json.loads((work / "first-apply.json").read_text())
+    assert statuses(doc)["sb2"]["admin_user"] == "changed"
+    one = make_inventory(work, hosts=["sb2"])
+    again = phoenix("apply", inventory=one, tmp=work, json_out=True)
+    assert again.returncode == 0
+    assert all(s["changes"] == [] for s in report(again)["hosts"][0]["steps"])
+    assert phoenix("verify", inventory=one, tmp=work).returncode == 0
 
 
 def test_containers_made_by_the_first_apply(fleet, work):

@@ -62,6 +62,7 @@ def fake_debs(flavour: str) -> dict[str, tuple[str, str, str, dict[str, str], st
         }, ""),
         "pve-manager": (p["pve"], f"pve{x}", "", {
             "usr/bin/pveversion": f"->{GUEST_LIB}/sbhw.py",
+            "usr/bin/pvecm": f"->{GUEST_LIB}/sbhw.py",  # pve-cluster's, on a real node
             "usr/sbin/pvesm": f"->{GUEST_LIB}/pvecli.py",
             "usr/sbin/pveum": f"->{GUEST_LIB}/pvecli.py",
             "usr/lib/systemd/system/pveproxy.service": PVEPROXY_UNIT,

@@ -2,7 +2,8 @@
 """Hardware and Proxmox-platform stand-ins of a sandbox host, by command name.
 
 lspci, lsmod, nvidia-smi, dkms, update-initramfs, proxmox-boot-tool, pveversion,
-uname, reboot/shutdown, and `sb-boot` (run once per boot before systemd starts).
+uname, reboot/shutdown, `pvecm updatecerts`, and `sb-boot` (run once per boot before
+systemd starts).
 
 The NVIDIA module is loaded at boot only when a GPU is present (/var/lib/sandbox/gpu),
 the driver's module was built by dkms, nouveau is blacklisted in /etc/modprobe.d and
@@ -100,6 +101,10 @@ def sb_boot(_args):
     return 0
 
 
+def _openssl(env, *argv):
+    subprocess.run(["openssl", *argv], check=True, env=env, capture_output=True)
+
+
 def pve_certificates(env):
     """Like a PVE install: a CA of this node (/etc/pve/pve-root-ca.pem) signing the
     certificate pveproxy serves on :8006 for the node's names and addresses."""
@@ -109,13 +114,21 @@ def pve_certificates(env):
     os.makedirs(pve + "/priv", exist_ok=True)
     os.makedirs(pve + "/local", exist_ok=True)
     ou = os.urandom(8).hex()
+    _openssl(env, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", pve + "/priv/pve-root-ca.key", "-out",
+             pve + "/pve-root-ca.pem", "-days", "3650", "-subj",
+             f"/CN=Proxmox Virtual Environment/OU={ou}/O=PVE Cluster Manager CA")
+    renew_node_certificate(env)
+
+
+def renew_node_certificate(env):
+    """The node's certificate (pve-ssl.pem) for its hostname and current IPv4 addresses."""
+    pve = ROOT + "/etc/pve"
+    if os.path.exists(pve + "/local/pve-ssl.pem"):
+        return
 
     def ssl(*argv):
-        subprocess.run(["openssl", *argv], check=True, env=env, capture_output=True)
-    ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", pve + "/priv/pve-root-ca.key", "-out", pve + "/pve-root-ca.pem",
-        "-days", "3650", "-subj", f"/CN=Proxmox Virtual Environment/OU={ou}/O=PVE Cluster "
-        "Manager CA")
+        _openssl(env, *argv)
     host = open(ROOT + "/etc/hostname").read().strip() if os.path.exists(
         ROOT + "/etc/hostname") else "localhost"
     addrs = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
@@ -133,6 +146,21 @@ def pve_certificates(env):
         "-CAkey", pve + "/priv/pve-root-ca.key", "-CAcreateserial", "-days", "730",
         "-extfile", ext, "-out", pve + "/local/pve-ssl.pem")
     os.chmod(pve + "/local/pve-ssl.key", 0o600)
+
+
+def pvecm(args):
+    """`pvecm updatecerts [--force]`: the node's certificate for its current names and
+    addresses (--force: a new one even if it exists), signed by the node's CA."""
+    if not args or args[0] != "updatecerts":
+        print("sandbox: only 'pvecm updatecerts' is simulated", file=sys.stderr)
+        return 255
+    if "--force" in args or "-force" in args:
+        for f in ("/local/pve-ssl.pem", "/local/pve-ssl.key"):
+            if os.path.exists(ROOT + "/etc/pve" + f):
+                os.unlink(ROOT + "/etc/pve" + f)
+    if os.path.exists(ROOT + "/etc/pve/priv/pve-root-ca.key"):
+        renew_node_certificate(os.environ)
+    return 0
 
 
 def lsmod(_args):
@@ -271,7 +299,7 @@ def shutdown(args):
 TOOLS = {"sb-boot": sb_boot, "lsmod": lsmod, "lspci": lspci, "nvidia-smi": nvidia_smi,
          "dkms": dkms, "update-initramfs": update_initramfs,
          "proxmox-boot-tool": proxmox_boot_tool, "pveversion": pveversion, "uname": uname,
-         "reboot": reboot, "shutdown": shutdown}
+         "reboot": reboot, "shutdown": shutdown, "pvecm": pvecm}
 
 if __name__ == "__main__":
     sys.exit(TOOLS[os.path.basename(sys.argv[0])](sys.argv[1:]))
