@@ -65,6 +65,7 @@ class ContainerConfig(Frozen):
     onboot: bool = False
     startup: str | None = None  # order=N,up=S,down=S
     mounts: dict[str, MountConfig] = Field(default_factory=dict)  # mp0, mp1, ...
+    gpus: tuple[int, ...] = ()  # NVIDIA GPU indices passed through (devN entries)
     snapshot: str | None = None  # taken once when missing; clones start from it
     state: Literal["running", "stopped"] | None = None  # default lxc.defaults.state
     description: str | None = None
@@ -148,7 +149,19 @@ class LxcConfig(Frozen):
                       else f"{m.storage or self.defaults.storage}:{m.volume_gb}")
             keys[slot] = join_prop({"": source, "mp": m.path, **({"ro": "1"} if m.read_only
                                                                  else {})})
+        for i, device in enumerate(gpu_devices(ct.gpus)):
+            keys[f"dev{i}"] = device
         return keys
+
+
+def gpu_devices(gpus: tuple[int, ...]) -> list[str]:
+    """The device nodes a container needs for these GPUs, as PVE `devN` entries take them:
+    PVE reads each node's major and minor when the container starts and allows exactly
+    those (no hard-coded majors; nvidia-uvm's is dynamic)."""
+    if not gpus:
+        return []
+    return ([f"/dev/nvidia{i}" for i in gpus]
+            + ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"])
 
 
 def split_prop(text: str) -> dict[str, str]:

@@ -17,11 +17,32 @@ from typing_extensions import TypedDict
 
 from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig, split_prop
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Action, Api, Change, Plan, Run
+from phoenix_remote.engine.types import Action, Api, Change, InstallFile, Plan, Run
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import pve
+from phoenix_remote.facts import files, pve, services
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart
+
+# The orchestrator's host unit (hypervisor_feature_initialize_nvidia_gpus.sh): the GPU's
+# device nodes exist before PVE autostarts containers; nvidia-modprobe adds nvidia-uvm's
+# ("-": a host without it still boots the unit)
+GPU_UNIT = "/etc/systemd/system/nvidia-gpu-init.service"
+GPU_UNIT_TEXT = """[Unit]
+Description=NVIDIA GPU Initialization
+Wants=syslog.target
+After=syslog.target
+Before=pve-guests.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/nvidia-smi
+ExecStart=-/usr/bin/nvidia-modprobe -u -c=0
+RemainAfterExit=true
+StandardOutput=journal
+
+[Install]
+WantedBy=multi-user.target
+"""
 
 
 class LxcFacts(TypedDict):
@@ -34,6 +55,8 @@ class LxcFacts(TypedDict):
     status: dict[int, str]
     snapshots: dict[int, list[str]]
     templates: dict[str, list[str]]  # storage -> its vztmpl volids
+    gpu_unit: str | None  # the host's GPU init unit (read when a container has GPUs)
+    gpu_unit_enabled: str
 
 
 class Lxc:
@@ -52,7 +75,10 @@ class Lxc:
         return None
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
-        return {}  # everything is read through the API
+        if not uses_gpus(cfg):
+            return {}  # everything else is read through the API
+        return {"gpu_unit": files.read(GPU_UNIT),
+                "gpu_unit_enabled": services.enabled_query("nvidia-gpu-init.service")}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> LxcFacts:
         api, lxc = host.api, cfg.config.lxc
@@ -76,13 +102,16 @@ class Lxc:
             "templates": {s: [c["volid"] for c in api.get(f"/nodes/{node}/storage/{s}/content",
                                                          content="vztmpl")]
                           if s in storages else [] for s in sorted(wanted)},
+            "gpu_unit": files.content(out["gpu_unit"], GPU_UNIT) if "gpu_unit" in out else None,
+            "gpu_unit_enabled": services.enabled(out["gpu_unit_enabled"], "nvidia-gpu-init")
+            if "gpu_unit_enabled" in out else "not-needed",
         }
 
     def plan(self, f: LxcFacts, cfg: HostConfig) -> Plan:
         lxc = cfg.config.lxc
         assert lxc is not None
         mounts = {d: cfg.config.zfs.mountpoint(d) for d in cfg.config.zfs.dataset_paths()}
-        plan = Plan()
+        plan = Plan(gpu_unit_changes(f) if uses_gpus(cfg) else [])
         fetched: set[str] = set()
         for vmid in lxc.in_order(cfg.containers):
             ct = lxc.container(vmid)
@@ -116,6 +145,25 @@ class Lxc:
                          {"storage": t.storage, "template": t.file}, wait_task=True)
         return [Change(f"template {t.file}", f"not on storage {t.storage}", "downloaded",
                        (action,))]
+
+
+def uses_gpus(cfg: HostConfig) -> bool:
+    lxc = cfg.config.lxc
+    return lxc is not None and any(lxc.container(v).gpus for v in cfg.containers)
+
+
+def gpu_unit_changes(f: LxcFacts) -> list[Change]:
+    changes = []
+    if f["gpu_unit"] != GPU_UNIT_TEXT:
+        changes.append(Change(f"host: {GPU_UNIT}", "missing" if f["gpu_unit"] is None
+                              else "differs", "GPU device nodes made before containers start",
+                              (InstallFile(GPU_UNIT, GPU_UNIT_TEXT,
+                                           reload=("systemctl", "daemon-reload")),)))
+    if f["gpu_unit_enabled"] != "enabled":
+        changes.append(Change("host: nvidia-gpu-init.service", f["gpu_unit_enabled"],
+                              "enabled", (Run(("systemctl", "enable",
+                                               "nvidia-gpu-init.service")),)))
+    return changes
 
 
 def check_owner(vmid: int, ct: ContainerConfig, guest: pve.Record, node: str) -> None:

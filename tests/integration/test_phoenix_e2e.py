@@ -467,12 +467,14 @@ def test_pve9_hosts_converged_with_their_own_values(fleet, work):
 
 
 def test_containers_made_by_the_first_apply(fleet, work):
-    """sb1's three containers: the template downloaded from the appliance index (checksum
-    checked), 900 created from it, 902 cloned from 900's snapshot, 910 from 902's, with a
-    bind mount of a Phoenix dataset; templates stopped, the service running."""
+    """sb1's four containers: the template downloaded from the appliance index (checksum
+    checked), 900 created from it, 901 (two GPUs) and 902 cloned from 900's snapshot, 910
+    from 902's, with a bind mount of a Phoenix dataset; templates stopped, the service
+    running; the host's GPU init unit installed and enabled."""
     sb1 = fleet[0]
     listing = sb1.ssh("pct list").stdout
-    for row in (r"900\s+stopped\s+BaseTemplate", r"902\s+stopped\s+BaseTemplateDocker",
+    for row in (r"900\s+stopped\s+BaseTemplate", r"901\s+stopped\s+BaseTemplateGPU",
+                r"902\s+stopped\s+BaseTemplateDocker",
                 r"910\s+running\s+Portainer"):
         assert re.search(row, listing), listing
     conf = dict(line.split(": ", 1) for line in sb1.ssh("pct config 910").stdout.splitlines())
@@ -481,6 +483,13 @@ def test_containers_made_by_the_first_apply(fleet, work):
     assert conf["mp0"] == "/fastData/shared-bulk-data,mp=/data"
     assert "hwaddr=52:54:00:67:89:99" in conf["net0"] and "ip=10.0.0.99/24" in conf["net0"]
     assert conf["rootfs"] == "lxc-disks:subvol-910-disk-0,size=128G"  # grown from 32 GB
+    gpu = sb1.ssh("pct config 901").stdout
+    for i, dev in enumerate(("/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl",
+                             "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")):
+        assert f"dev{i}: {dev}\n" in gpu, gpu
+    assert sb1.ssh("systemctl is-enabled nvidia-gpu-init.service").stdout.strip() == "enabled"
+    assert "Before=pve-guests.service" in sb1.ssh(
+        "cat /etc/systemd/system/nvidia-gpu-init.service").stdout
     assert "[base_snapshot]" in sb1.ssh("cat /etc/pve/nodes/*/lxc/900.conf").stdout
     assert "[docker_snapshot]" in sb1.ssh("cat /etc/pve/nodes/*/lxc/902.conf").stdout
     assert sb1.ssh("zfs get -H -o value refquota quickOS/lxc-disks/subvol-910-disk-0"

@@ -341,8 +341,9 @@ def describe(indexes: list[int]) -> list[dict]:
     return out
 
 
-# sb1 runs a template base, a Docker template cloned from it and a service cloned from that
-# (with a bind mount of a Phoenix dataset); its template is the one the mirror offers
+# sb1 runs a template base, a GPU template and a Docker template cloned from it, and a
+# service cloned from the Docker one (with a bind mount of a Phoenix dataset); its
+# template is the one the mirror offers
 CONTAINERS = [
     "      lxc:",
     "        templates: {debian-12: {file: debian-12-standard_12.7-1_amd64.tar.zst, "
@@ -350,7 +351,7 @@ CONTAINERS = [
     "        containers:",
     "          '900': {template: debian-12}",
     "          '910': {mounts: {mp0: {dataset: fastData/shared-bulk-data, path: /data}}}",
-    "    containers: [900, 902, 910]",
+    "    containers: [900, 901, 902, 910]",
 ]
 
 
