@@ -77,6 +77,11 @@ def verify(args: argparse.Namespace) -> int:
     return _run("verify", args)
 
 
+def lxc_list(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli.inspect import show_containers
+    return show_containers(args, load(args, inventory=True, limit=args.limit))
+
+
 def status(args: argparse.Namespace) -> int:
     from phoenix_remote.cli.inspect import show_status
     return show_status(args, load(args, inventory=True, secrets="none", limit=args.limit))

@@ -1,9 +1,11 @@
-"""phoenix status / disks: read what is on hosts (the ledger, the drives), change nothing."""
+"""phoenix status / disks / lxc list: read what is on hosts (the ledger, the drives, the
+containers), change nothing."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any, cast
 
 from phoenix_remote.config import inventory as inv
 from phoenix_remote.errors import PhoenixError
@@ -55,3 +57,55 @@ def show_disks(args: argparse.Namespace, result: inv.Inventory) -> int:
         print(f"{link:<64} {size:>9}  {d.get('model', ''):<28} "
               f"{'in use: ' + d['used'] if d.get('used') else 'free'}")
     return 0
+
+
+def show_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
+    """Every guest on each host (the API's /cluster/resources), whether phoenix owns it
+    (configured here and tagged), its state, and the lxc step's drift for the configured
+    ones: the same read-only probe verify makes. Exit 2 when anything drifts."""
+    from phoenix_remote.config.lxc import TAG
+    from phoenix_remote.engine.step import probe
+    from phoenix_remote.host.host import Host
+    from phoenix_remote.steps.lxc import Lxc, LxcFacts
+    rows: list[dict[str, Any]] = []
+    code = 0
+    for cfg in result.hosts.values():
+        host = Host(cfg, readonly=True, known_hosts=args.known_hosts, insecure=args.insecure)
+        try:
+            facts = probe(host, Lxc(), cfg) if cfg.containers else None
+            drift: dict[int, list[str]] = {}
+            for change in Lxc().plan(cast(LxcFacts, facts), cfg) if facts else []:
+                words = change.summary.split()
+                key = int(words[1]) if words[0] == "container" else 0
+                drift.setdefault(key, []).append(change.summary)
+            guests = host.api.get("/cluster/resources", type="vm")
+        except PhoenixError as e:
+            rows.append({"host": cfg.name, "error": str(e)})
+            code = 1
+            continue
+        finally:
+            host.close()
+        for g in sorted(guests, key=lambda g: int(g["vmid"])):
+            vmid = int(g["vmid"])
+            ours = vmid in cfg.containers and TAG in str(g.get("tags") or "").split(";")
+            rows.append({"host": cfg.name, "vmid": vmid, "name": g.get("name"),
+                         "type": g.get("type"), "status": g.get("status"),
+                         "owner": "phoenix" if ours else "other",
+                         "drift": drift.get(vmid, [])})
+        present = {int(g["vmid"]) for g in guests}
+        rows += [{"host": cfg.name, "vmid": v, "name": cfg.config.lxc.container(v).hostname
+                  if cfg.config.lxc else "", "type": "lxc", "status": "missing",
+                  "owner": "phoenix", "drift": drift.get(v, [])}
+                 for v in cfg.containers if v not in present]
+        code = max(code, 2 if any(drift.values()) else 0)
+    if args.as_json:
+        print(json.dumps(rows, indent=2))
+        return code
+    print(f"{'host':<12} {'vmid':>6}  {'name':<22} {'type':<5} {'status':<8} {'owner':<8} drift")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['host']:<12} error: {r['error']}")
+            continue
+        print(f"{r['host']:<12} {r['vmid']:>6}  {str(r['name'])[:22]:<22} {r['type']:<5} "
+              f"{r['status']:<8} {r['owner']:<8} {'; '.join(r['drift']) or '-'}")
+    return code

@@ -77,6 +77,13 @@ def seconds(text: str) -> float:
     return value
 
 
+def vmid(text: str) -> int:
+    if not text.isdigit() or not 100 <= int(text) <= 999999999:
+        raise argparse.ArgumentTypeError(f"expected a container id (100..999999999), "
+                                         f"got {text!r}")
+    return int(text)
+
+
 def step_id(text: str) -> str:
     if text not in STEP_IDS:
         raise argparse.ArgumentTypeError(f"unknown step {text!r}{close_hint(text, STEP_IDS)}; "
@@ -144,6 +151,9 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
                        help="run only this step (repeatable)")
         p.add_argument("--skip", action="append", type=step_id, metavar="STEP",
                        help="skip this step (repeatable)")
+        p.add_argument("--ct", action="append", type=vmid, metavar="VMID",
+                       help="only this container (and its clone sources) in the lxc step "
+                            "(repeatable)")
         p.add_argument("--forks", type=positive_int, default=10, help="hosts in parallel")
         p.add_argument("--json", dest="as_json", action="store_true",
                        help="machine-readable result on stdout (schema phoenix_remote/run/v1)")
@@ -161,6 +171,17 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     _common(p, sets=False)
     _connection(p)
     p.add_argument("-l", "--limit")
+    p.add_argument("--json", dest="as_json", action="store_true")
+
+    lxc = sub.add_parser("lxc", help="the containers on the hosts")
+    lxc_sub = lxc.add_subparsers(dest="lxc_command", metavar="SUBCOMMAND",
+                                 parser_class=Parser, required=True)
+    p = by_name["lxc list"] = lxc_sub.add_parser(
+        "list", help="what runs where: each guest's state, whether phoenix owns it, drift",
+        epilog="example: phoenix lxc list -i inventory/hosts.yaml -l pve1")
+    _common(p)
+    _connection(p)
+    p.add_argument("-l", "--limit", help="HOST, GROUP, comma list, or @file")
     p.add_argument("--json", dest="as_json", action="store_true")
 
     p = by_name["disks"] = sub.add_parser(
@@ -183,6 +204,8 @@ def dispatch(args: argparse.Namespace) -> int:
     from phoenix_remote.cli import commands
     if args.command == "config":
         return commands.config_show(args)
+    if args.command == "lxc":
+        return commands.lxc_list(args)
     return getattr(commands, args.command)(args)
 
 
@@ -195,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         if extras:
-            name = " ".join(filter(None, [args.command, getattr(args, "config_command", None)]))
+            name = " ".join(filter(None, [args.command, getattr(args, "config_command", None),
+                                          getattr(args, "lxc_command", None)]))
             by_name.get(name, parser).unknown(extras)
         return dispatch(args)
     except UsageError as e:

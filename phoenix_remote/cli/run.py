@@ -30,6 +30,7 @@ class RunRequest:
     lock_timeout: float = 60.0
     failed_file: Path = Path(".phoenix-failed")
     log_dir: Path = Path(".phoenix-logs")
+    containers: tuple[int, ...] = ()  # --ct: only these containers (and their clone sources)
 
     @classmethod
     def from_args(cls, mode: str, args: argparse.Namespace) -> RunRequest:
@@ -38,14 +39,14 @@ class RunRequest:
                    fail_fast=args.fail_fast, accept_new_host_keys=args.accept_new_host_keys,
                    known_hosts=args.known_hosts, insecure=args.insecure,
                    lock_timeout=args.lock_timeout, failed_file=args.failed_file,
-                   log_dir=args.log_dir)
+                   log_dir=args.log_dir, containers=tuple(args.ct or ()))
 
 
 def run_mode(req: RunRequest, result: inv.Inventory) -> int:
     from phoenix_remote.engine.fleet import run_fleet
     from phoenix_remote.engine.runner import RunOptions
     from phoenix_remote.steps import STEPS
-    hosts = list(result.hosts.values())
+    hosts = select_containers(list(result.hosts.values()), req.containers)
     mask = render.Masker([s.reveal() for h in hosts for s in h.secrets.values()])
     req.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = req.log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{req.mode}.log"
@@ -69,3 +70,23 @@ def run_mode(req: RunRequest, result: inv.Inventory) -> int:
         print(f"failed hosts written to {req.failed_file} (rerun with --limit "
               f"@{req.failed_file})", file=sys.stderr)
     return code
+
+
+def select_containers(hosts: list, wanted: tuple[int, ...]) -> list:
+    """--ct: each host keeps the chosen containers it runs (with their clone sources, which
+    must exist first); a vmid no selected host runs is a usage error."""
+    if not wanted:
+        return hosts
+    from phoenix_remote.errors import UsageError
+    known = {v for h in hosts for v in h.containers}
+    missing = [v for v in wanted if v not in known]
+    if missing:
+        raise UsageError(f"--ct {missing[0]}: no selected host runs container {missing[0]} "
+                         "(inventory: containers)")
+    out = []
+    for h in hosts:
+        keep = h.config.lxc.with_sources(set(wanted) & set(h.containers)) if h.config.lxc \
+            else set()
+        out.append(h.model_copy(update={"containers": tuple(v for v in h.containers
+                                                            if v in keep)}))
+    return out

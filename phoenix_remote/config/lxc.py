@@ -115,6 +115,17 @@ class LxcConfig(Frozen):
             visit(vmid)
         return done
 
+    def with_sources(self, vmids: set[int]) -> set[int]:
+        """These containers and the clone sources they are made from, transitively."""
+        out = set(vmids)
+        todo = list(vmids)
+        while todo:
+            ct = self.containers.get(str(todo.pop()))
+            if ct and ct.clone and ct.clone.vmid not in out:
+                out.add(ct.clone.vmid)
+                todo.append(ct.clone.vmid)
+        return out
+
     def net_value(self, net: NetConfig) -> dict[str, str]:
         """A netN setting as PVE's parsed keys (print order is PVE's business)."""
         out = {"name": net.name, "bridge": net.bridge or self.defaults.bridge, "ip": net.ip}

@@ -28,7 +28,7 @@ def test_version():
 
 @pytest.mark.parametrize("argv", [["--help"], *[[c, "--help"] for c in (
     "validate", "hosts", "plan", "apply", "verify", "status", "disks", "config")],
-    ["config", "show", "--help"]])
+    ["config", "show", "--help"], ["lxc", "--help"], ["lxc", "list", "--help"]])
 def test_help_pages(argv):
     p = phoenix(*argv)
     assert p.returncode == 0 and "usage: phoenix" in p.stdout and not p.stderr
@@ -59,6 +59,12 @@ USAGE_ERRORS = [
      ["--limit @/nonexistent/file"]),
     (["config", "show", "ghost", "-i", "inventory/example.yaml"], ["'ghost'"]),
     (["hosts", "stray-positional"], ["unknown argument 'stray-positional'"]),
+    (["plan", "--ct", "abc"], ["--ct", "container id", "'abc'"]),
+    (["plan", "--ct", "99"], ["--ct", "100..999999999"]),
+    (["plan", "--ct", "999", "-i", "inventory/example.yaml"],
+     ["--ct 999: no selected host runs container 999"]),
+    (["lxc"], ["required: SUBCOMMAND"]),
+    (["lxc", "list", "--jsn"], ["did you mean --json?"]),
 ]
 
 

@@ -511,6 +511,14 @@ def test_container_drift_repaired_without_recreating(fleet, work):
     sb1.ssh("pct shutdown 910 && pct set 910 --cores 4 --features nesting=1,keyctl=1 && "
             "pct start 910")
     inv = make_inventory(work, hosts=["sb1"])
+    listing = subprocess.run([sys.executable, "-m", "phoenix_remote", "lxc", "list", "--json",
+                              "-i", str(inv), "--known-hosts", str(work / "known_hosts")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert listing.returncode == 2, listing.stderr
+    rows = {r["vmid"]: r for r in json.loads(listing.stdout)}
+    assert rows[910]["drift"] == ["container 910 Portainer: cores, features",
+                                  "container 910 Portainer: restart"]
+    assert rows[900]["drift"] == [] and rows[900]["owner"] == "phoenix"
     verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
     assert verify.returncode == 2, verify.stdout[-2000:]
     lxc = [s for s in report(verify)["hosts"][0]["steps"] if s["step"] == "lxc"][0]

@@ -73,3 +73,11 @@ def test_the_step_skips_a_host_without_containers():
     assert Lxc().skip_reason(host_config({})) is not None
     assert Lxc().skip_reason(host_config({"containers": [900]})) is None
 
+
+
+def test_ct_selection_keeps_clone_sources():
+    from phoenix_remote.cli.run import select_containers
+    cfg = host_config({"containers": [900, 901, 902, 910, 920]})
+    [one] = select_containers([cfg], (910,))
+    assert one.containers == (900, 902, 910)  # 910 is cloned from 902, 902 from 900
+    assert select_containers([cfg], ()) == [cfg]
