@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from phoenix_remote import __version__
 from phoenix_remote.errors import ConfigError, PhoenixError, UsageError
@@ -111,6 +111,12 @@ def _connection(p: argparse.ArgumentParser) -> None:
                    help="do not verify the API's TLS certificate (warns for every host)")
 
 
+def _group(sub: Any, name: str, text: str) -> Any:
+    """A command made of subcommands (`config show`, `lxc list`): their parsers' parent."""
+    return sub.add_parser(name, help=text).add_subparsers(
+        dest=f"{name}_command", metavar="SUBCOMMAND", parser_class=Parser, required=True)
+
+
 def build_parser() -> tuple[Parser, dict[str, Parser]]:
     """The top parser, and each (sub)command's parser by name for error messages."""
     top = Parser(prog="phoenix", description="Converge Proxmox VE hosts into Phoenix "
@@ -125,9 +131,7 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
         epilog="example: phoenix validate -i inventory/example.yaml")
     _common(p)
 
-    cfg = sub.add_parser("config", help="inspect the resolved configuration")
-    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="SUBCOMMAND",
-                                 parser_class=Parser, required=True)
+    cfg_sub = _group(sub, "config", "inspect the resolved configuration")
     p = by_name["config show"] = cfg_sub.add_parser(
         "show", help="one host's resolved configuration, secrets as ***",
         epilog="example: phoenix config show pve1 -i inventory/example.yaml")
@@ -173,9 +177,7 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     p.add_argument("-l", "--limit")
     p.add_argument("--json", dest="as_json", action="store_true")
 
-    lxc = sub.add_parser("lxc", help="the containers on the hosts")
-    lxc_sub = lxc.add_subparsers(dest="lxc_command", metavar="SUBCOMMAND",
-                                 parser_class=Parser, required=True)
+    lxc_sub = _group(sub, "lxc", "the containers on the hosts")
     p = by_name["lxc list"] = lxc_sub.add_parser(
         "list", help="what runs where: each guest's state, whether phoenix owns it, drift",
         epilog="example: phoenix lxc list -i inventory/hosts.yaml -l pve1")
