@@ -457,6 +457,18 @@ def test_pve9_hosts_converged_with_their_own_values(fleet, work):
     assert "/debian13/" in cuda and "Signed-By: /usr/share/keyrings/cuda-archive-keyring.gpg" \
         in cuda
     assert "580.76.05" in sb2.ssh("nvidia-smi").stdout and "nvidia " in sb2.ssh("lsmod").stdout
+    # OpenZFS 2.3: new pools get its features (a PVE 8 host could not import them) unless
+    # compatibility=openzfs-2.2-linux (zfs.pool_options) keeps them at 2.2's
+    assert sb2.ssh("zpool version").stdout.startswith("zfs-2.3.")
+    assert sb2.ssh("zpool get -H -o value feature@fast_dedup quickOS").stdout == "enabled\n"
+    assert fleet[0].ssh("zpool get -H -o value feature@fast_dedup quickOS",
+                        check=False).returncode == 2  # unknown to 2.2
+    sb2.ssh("zpool create -f -o compatibility=openzfs-2.2-linux tank /dev/nvme3n1")
+    try:
+        assert sb2.ssh("zpool get -H -o value feature@fast_dedup,feature@blake3 tank"
+                       ).stdout == "disabled\nenabled\n"
+    finally:
+        sb2.ssh("zpool destroy tank")
     doc = json.loads((work / "first-apply.json").read_text())
     assert statuses(doc)["sb2"]["admin_user"] == "changed"
     one = make_inventory(work, hosts=["sb2"])

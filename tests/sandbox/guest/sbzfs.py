@@ -52,7 +52,32 @@ FS_PROPS = {
 READONLY = ("type", "creation", "used", "available", "referenced", "compressratio", "mounted")
 POOL_PROPS = {"autotrim": ("off", ONOFF), "autoexpand": ("off", ONOFF),
               "autoreplace": ("off", ONOFF), "ashift": ("0", tuple(str(i) for i in range(0, 17))),
-              "failmode": ("wait", ("wait", "continue", "panic")), "comment": ("-", "any")}
+              "failmode": ("wait", ("wait", "continue", "panic")), "comment": ("-", "any"),
+              "compatibility": ("off", "any")}
+# zpool-features(7): what each OpenZFS release enables in a new pool (compatibility=off);
+# compatibility=openzfs-2.2-linux keeps a 2.3 pool importable by a PVE 8 host
+FEATURES_22 = ("async_destroy empty_bpobj lz4_compress multi_vdev_crash_dump "
+               "spacemap_histogram enabled_txg hole_birth extensible_dataset embedded_data "
+               "bookmarks filesystem_limits large_blocks large_dnode sha512 skein edonr "
+               "userobj_accounting encryption project_quota device_removal obsolete_counts "
+               "zpool_checkpoint spacemap_v2 allocation_classes resilver_defer bookmark_v2 "
+               "redaction_bookmarks redacted_datasets bookmark_written log_spacemap livelist "
+               "device_rebuild zstd_compress draid zilsaxattr head_errlog blake3 "
+               "block_cloning vdev_zaps_v2").split()
+FEATURES_23 = FEATURES_22 + ["redaction_list_spill", "raidz_expansion", "fast_dedup",
+                             "longname", "large_microzap"]
+
+
+def version():
+    """The OpenZFS release this host plays (2.2 on PVE 8, 2.3 on PVE 9)."""
+    return sbstate.platform().get("zfs", "2.2.7-pve2")
+
+
+def features_enabled(compatibility):
+    """The features a new pool gets under this compatibility setting."""
+    if compatibility in ("openzfs-2.2-linux", "openzfs-2.2"):
+        return list(FEATURES_22)
+    return list(FEATURES_23 if version().startswith("2.3") else FEATURES_22)
 POOL_RO = ("size", "capacity", "health", "guid", "free", "allocated")
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]*(/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$")
 
@@ -271,7 +296,14 @@ def zpool(args):
         return zpool_set(args)
     if cmd == "destroy":
         return zpool_destroy(args)
+    if cmd == "version":
+        return print_version()
     raise Fail(f"unrecognized command '{cmd}'", 2)
+
+
+def print_version():
+    print(f"zfs-{version()}\nzfs-kmod-{version()}")
+    return 0
 
 
 def zpool_create(args):
@@ -355,7 +387,8 @@ def zpool_create(args):
                                     partitions=[{"n": 1, "fstype": "zfs_member", "label": pool},
                                                 {"n": 9, "fstype": None, "label": None}])
         zfs["pools"][pool] = {"vdevs": vdevs, "props": dict(pool_props), "guid": guid,
-                              "created": int(time.time())}
+                              "created": int(time.time()),
+                              "features": features_enabled(pool_props.get("compatibility"))}
         props = dict(fs_props)
         if mount:
             props["mountpoint"] = check_value("mountpoint", mount, f"create '{pool}'")
@@ -391,6 +424,12 @@ def pool_prop(zfs, pool, prop, exact):
         if prop in p["props"]:
             return p["props"][prop], "local"
         return POOL_PROPS[prop][0], "default"
+    if prop.startswith("feature@") and prop[8:] in FEATURES_23:
+        known = FEATURES_23 if version().startswith("2.3") else FEATURES_22
+        if prop[8:] not in known:
+            raise Fail(f"bad property list: invalid property '{prop}'", 2)
+        enabled = p.get("features", FEATURES_22)
+        return ("enabled" if prop[8:] in enabled else "disabled"), "local"
     raise Fail(f"bad property list: invalid property '{prop}'", 2)
 
 
@@ -487,7 +526,8 @@ def zfs_cmd(args):
         raise Fail("missing command\nusage: zfs command args ...", 2)
     cmd, args = args[0], args[1:]
     handlers = {"create": zfs_create, "list": zfs_list, "get": zfs_get, "set": zfs_set,
-                "inherit": zfs_inherit, "destroy": zfs_destroy, "mount": zfs_mount}
+                "inherit": zfs_inherit, "destroy": zfs_destroy, "mount": zfs_mount,
+                "version": lambda _args: print_version()}
     if cmd not in handlers:
         raise Fail(f"unrecognized command '{cmd}'", 2)
     return handlers[cmd](args)
