@@ -32,7 +32,9 @@ def validate(args: argparse.Namespace) -> int:
 
 def config_show(args: argparse.Namespace) -> int:
     result = load(args, inventory=True, limit=args.host)
-    data = masked(result.hosts[args.host].model_dump(mode="python", by_alias=True))
+    host = result.hosts[args.host]
+    data = masked(host.model_dump(mode="python", by_alias=True))
+    data["values_by_pve_release"] = by_release(host)
     if args.as_json:
         print(json.dumps(data, indent=2, default=str))
     else:
@@ -40,6 +42,27 @@ def config_show(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100),
               end="")
     return 0
+
+
+def by_release(host: Any) -> dict[str, Any]:
+    """What the release-dependent steps use on a host running each known PVE release (the
+    release itself is read from the host when a run connects)."""
+    c = host.config
+    majors = sorted({8, *map(int, c.nvidia.by_pve_major), *map(int, c.apt.by_pve_major)})
+    out = {}
+    for m in majors:
+        api = c.apt.by_pve_major.get(str(m))
+        out[str(m)] = {
+            "repositories": ("through the node's API: disable "
+                             f"{', '.join(api.disable_uri_prefixes)}; add "
+                             f"{', '.join(api.add_handles)}") if api else
+                            f"{c.apt.sources_list} lines; rename "
+                            f"{', '.join(c.apt.disable_lists)}",
+            "nvidia": {k: v for k, v in c.nvidia.for_pve(m).model_dump().items()
+                       if k in ("repository_file", "repository", "repository_keyring",
+                                "driver_package", "header_packages")},
+            "api_schema": "9.1" if m >= 9 else "8.4"}
+    return out
 
 
 def hosts(args: argparse.Namespace) -> int:

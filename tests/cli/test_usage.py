@@ -100,3 +100,14 @@ def test_help_does_not_import_the_engine_or_ssh():
             "'pydantic', 'rich', 'typer') if m in sys.modules]; print(bad)")
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert p.stdout.strip() == "[]", p.stdout + p.stderr
+
+
+def test_config_show_names_each_releases_values():
+    p = phoenix("config", "show", "pve1", "--json", "-i", "inventory/example.yaml")
+    assert p.returncode == 0, p.stderr
+    import json
+    by = json.loads(p.stdout)["values_by_pve_release"]
+    assert by["8"]["nvidia"]["driver_package"] == "nvidia-open-575.57.08"
+    assert by["9"]["nvidia"]["driver_package"] == "nvidia-open-580.76.05"
+    assert by["9"]["repositories"].startswith("through the node's API")
+    assert (by["8"]["api_schema"], by["9"]["api_schema"]) == ("8.4", "9.1")
