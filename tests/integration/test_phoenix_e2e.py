@@ -575,6 +575,39 @@ def test_containers_phoenix_did_not_make_are_refused_and_untouched(fleet, work):
     assert "pct restore --unprivileged 0" in lxc["error"]
 
 
+def test_template_from_a_url_is_checked_before_use(fleet, work):
+    """A template given by URL and checksum (download-url): a wrong checksum fails the step
+    and leaves neither the file nor a container; the right one downloads and creates."""
+    sb3 = fleet[2]
+    archive = lab.BASE / "mirror/www/images/system/debian-12-standard_12.7-1_amd64.tar.zst"
+    url = "http://download.proxmox.com/images/system/" + archive.name
+
+    def with_checksum(checksum: str):  # type: ignore[no-untyped-def]
+        def edit(inv):  # type: ignore[no-untyped-def]
+            h = inv["hosts"]["sb3"]
+            h["containers"] = [900]
+            h["config"]["lxc"] = {
+                "templates": {"web": {"file": "debian-12-web.tar.zst", "storage": "shared-iso",
+                                      "url": url, "checksum": checksum,
+                                      "checksum_algorithm": "sha256"}},
+                "containers": {"900": {"template": "web"}}}
+        return edit
+    bad = phoenix("apply", inventory=make_inventory(work, hosts=["sb3"],
+                                                    edit=with_checksum("0" * 64)),
+                  tmp=work, json_out=True)
+    lxc = [s for s in report(bad)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
+    assert bad.returncode == 1 and "checksum mismatch" in lxc["error"], lxc
+    assert "900" not in sb3.ssh("pct list").stdout
+    cache = "/fastData/shared-iso/template/cache/"
+    assert "debian-12-web" not in sb3.ssh(f"ls {cache}").stdout
+    good = phoenix("apply", inventory=make_inventory(
+        work, hosts=["sb3"], edit=with_checksum(hashlib.sha256(archive.read_bytes()).hexdigest())),
+        tmp=work)
+    assert good.returncode == 0, good.stdout[-2000:]
+    assert re.search(r"900\s+stopped\s+BaseTemplate", sb3.ssh("pct list").stdout)
+    assert "debian-12-web.tar.zst" in sb3.ssh(f"ls {cache}").stdout
+
+
 def test_zz_report_times(fleet):
     """Not an assertion about speed: prints the wall times for the closing note."""
     print("\nwall times: " + ", ".join(f"{k}: {v:.1f} s" for k, v in TIMES.items()))

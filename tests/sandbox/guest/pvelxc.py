@@ -292,6 +292,36 @@ def aplinfo_list(p):
 
 
 # ------------------------------------------------------------------------- changes
+def download_url(p, task):
+    """POST /nodes/{node}/storage/{storage}/download-url: fetch a template (or ISO) into the
+    storage's cache, checking the checksum when one is given (PVE's messages)."""
+    ps.check_node(p)
+    content = p["content"]
+    with ps.State() as s:
+        cfg = _storage(s, p["storage"], "vztmpl" if content == "vztmpl" else "iso")
+    sub = "template/cache" if content == "vztmpl" else "template/iso"
+    if "/" in p["filename"] or p["filename"].startswith("."):
+        raise ps.Fail(400, f"invalid filename '{p['filename']}'")
+    dest = os.path.join(cfg["path"], sub, p["filename"])
+
+    def work(log):
+        log(f"downloading {p['url']} to {dest}")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = dest + ".tmp_dwnl"
+        urllib.request.urlretrieve(p["url"], tmp)
+        if p.get("checksum"):
+            algo = p.get("checksum-algorithm", "sha256")
+            got = hashlib.new(algo, open(tmp, "rb").read()).hexdigest()
+            if got != p["checksum"].lower():
+                os.unlink(tmp)
+                raise RuntimeError(f"checksum mismatch: got '{got}' != expect "
+                                   f"'{p['checksum']}'")
+            log(f"calculated checksum: {got}, expected: {p['checksum']}")
+        os.replace(tmp, dest)
+        log(f"download of '{p['url']}' to '{dest}' finished")
+    return task("download", p["filename"], work)
+
+
 def aplinfo_download(p, task):
     ps.check_node(p)
     with ps.State() as s:
@@ -533,4 +563,5 @@ TASK_ROUTES = {
     f"POST {LXC}/status/start": start, f"POST {LXC}/status/shutdown": shutdown,
     f"POST {LXC}/status/stop": stop, f"POST {LXC}/status/reboot": reboot,
     "POST /nodes/{node}/aplinfo": aplinfo_download,
+    "POST /nodes/{node}/storage/{storage}/download-url": download_url,
 }
