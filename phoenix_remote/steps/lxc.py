@@ -89,19 +89,26 @@ class Lxc:
         mine = [v for v in cfg.containers
                 if v in guests and guests[v].get("type") == "lxc" and guests[v]["node"] == node]
         storages = list(pve.storages(api))
-        wanted = {lxc.templates[lxc.container(v).template or ""].storage for v in cfg.containers
-                  if lxc.container(v).template}
+        wanted = sorted({lxc.templates[lxc.container(v).template or ""].storage
+                         for v in cfg.containers if lxc.container(v).template} & set(storages))
+        kinds = ("config", "pending", "status/current", "snapshot")
+        answers = iter(pve.get_all(api, [(f"{base}/{v}/{kind}", {}) for v in mine
+                                         for kind in kinds]
+                                   + [(f"/nodes/{node}/storage/{s}/content",
+                                       {"content": "vztmpl"}) for s in wanted]))
+        per_ct = {v: dict(zip(kinds, [next(answers) for _ in kinds])) for v in mine}
+        content = {s: next(answers) for s in wanted}
         return {
             "node": node, "root": api.is_root, "storages": storages, "guests": guests,
-            "configs": {v: api.get(f"{base}/{v}/config") for v in mine},
-            "pending": {v: api.get(f"{base}/{v}/pending") for v in mine},
-            "status": {v: api.get(f"{base}/{v}/status/current")["status"] for v in mine},
-            "snapshots": {v: [s["name"] for s in api.get(f"{base}/{v}/snapshot")
-                              if s["name"] != "current"] for v in mine},
+            "configs": {v: a["config"] for v, a in per_ct.items()},
+            "pending": {v: a["pending"] for v, a in per_ct.items()},
+            "status": {v: a["status/current"]["status"] for v, a in per_ct.items()},
+            "snapshots": {v: [s["name"] for s in a["snapshot"] if s["name"] != "current"]
+                          for v, a in per_ct.items()},
             # a storage the storage step has yet to define holds nothing yet
-            "templates": {s: [c["volid"] for c in api.get(f"/nodes/{node}/storage/{s}/content",
-                                                         content="vztmpl")]
-                          if s in storages else [] for s in sorted(wanted)},
+            "templates": {**{s: [] for s in {lxc.templates[t].storage for t in lxc.templates}
+                             if s not in storages},
+                          **{s: [c["volid"] for c in items] for s, items in content.items()}},
             "gpu_unit": files.content(out["gpu_unit"], GPU_UNIT) if "gpu_unit" in out else None,
             "gpu_unit_enabled": services.enabled(out["gpu_unit_enabled"], "nvidia-gpu-init")
             if "gpu_unit_enabled" in out else "not-needed",
