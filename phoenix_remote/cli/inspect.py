@@ -33,6 +33,9 @@ def show_status(args: argparse.Namespace, result: inv.Inventory) -> int:
             print(f"  {step:<14} {rec.get('result', '?'):<8} {rec.get('finished', ''):<25} "
                   f"inputs {rec.get('fingerprint', '-')}  "
                   f"backups {len(rec.get('backups', []))}")
+            for item, res in rec.get("items", {}).items():  # e.g. each container
+                print(f"    {item:<12} {res.get('result', '?'):<8} {res.get('hostname', '')} "
+                      + "; ".join(res.get("changes", [])))
         if data.get("runs"):
             last = data["runs"][-1]
             print(f"  last run: {last.get('status')} at {last.get('finished')}")

@@ -224,6 +224,12 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
     return result
 
 
+def items_of(step: Step, changes: list[Change], cfg: HostConfig) -> dict[str, Any]:
+    """A step that manages several things (lxc: containers) records each one's result."""
+    items = getattr(step, "ledger_items", None)
+    return {"items": items(changes, cfg)} if items else {}
+
+
 def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes: list[Change],
                facts: Mapping[str, Any], result: StepResult, emit: EventSink,
                log_file: str) -> None:
@@ -233,7 +239,8 @@ def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes:
         result.status = Status.OK
         if previous.get("fingerprint") != fp or previous.get("result") == "failed":
             ledger.record(step.id, {"fingerprint": fp, "result": "ok", "finished": now(),
-                                    "changes": [], "backups": []},
+                                    "changes": [], "backups": [],
+                                    **items_of(step, changes, cfg)},
                           [f"{step.id}: in policy"], log_file)
         return
     started = now()
@@ -247,5 +254,5 @@ def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes:
     result.status = Status.CHANGED
     ledger.record(step.id, {"fingerprint": fp, "result": "changed", "started": started,
                             "finished": now(), "changes": [c.summary for c in changes],
-                            "backups": result.backups},
+                            "backups": result.backups, **items_of(step, changes, cfg)},
                   [f"{step.id}: {c.summary}" for c in changes], log_file)

@@ -133,6 +133,22 @@ class Lxc:
         return plan
 
     @staticmethod
+    def ledger_items(changes: list[Change], cfg: HostConfig) -> dict[str, dict]:
+        """Each container's result for the ledger: what this apply changed on it (the host's
+        template and GPU unit under "host")."""
+        lxc = cfg.config.lxc
+        out: dict[str, dict] = {}
+        for vmid in cfg.containers:
+            mine = [c.summary for c in changes if c.summary.split()[:2] == ["container",
+                                                                             str(vmid)]]
+            out[str(vmid)] = {"hostname": lxc.container(vmid).hostname if lxc else "",
+                              "result": "changed" if mine else "ok", "changes": mine}
+        host = [c.summary for c in changes if not c.summary.startswith("container ")]
+        if host:
+            out["host"] = {"result": "changed", "changes": host}
+        return out
+
+    @staticmethod
     def template_changes(ct: ContainerConfig, lxc: LxcConfig, f: LxcFacts,
                          fetched: set[str]) -> list[Change]:
         if not ct.template:

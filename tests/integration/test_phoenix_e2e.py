@@ -506,6 +506,14 @@ def test_containers_made_by_the_first_apply(fleet, work):
     assert "[docker_snapshot]" in sb1.ssh("cat /etc/pve/nodes/*/lxc/902.conf").stdout
     assert sb1.ssh("zfs get -H -o value refquota quickOS/lxc-disks/subvol-910-disk-0"
                    ).stdout.strip() == "128G"
+    status = subprocess.run([sys.executable, "-m", "phoenix_remote", "status", "--json", "-i",
+                             str(make_inventory(work, hosts=["sb1"])), "--known-hosts",
+                             str(work / "known_hosts")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    items = json.loads(status.stdout)["sb1"]["steps"]["lxc"]["items"]
+    assert {k: v["result"] for k, v in items.items()} == {
+        "900": "changed", "901": "changed", "902": "changed", "910": "changed",
+        "host": "changed"}, items
     got = sb1.ssh("sha512sum /fastData/shared-iso/template/cache/"
                   "debian-12-standard_12.7-1_amd64.tar.zst").stdout.split()[0]
     assert f"sha512sum: {got}" in sb1.ssh(

@@ -42,3 +42,13 @@ def test_root_at_pam_sets_the_bind_mount_through_the_api():
     put = next(a for a in plan[-1].actions if isinstance(a, Api) and a.method == "PUT"
                and a.path.endswith("/config"))
     assert put.params["mp0"] == "/fastData/shared-bulk-data,mp=/data"
+
+
+def test_the_ledger_gets_each_containers_result():
+    cfg = host_config({"containers": [900, 902, 910], **BIND})
+    plan = Lxc().plan({**FRESH, "root": True}, cfg)
+    items = Lxc.ledger_items(plan[1:], cfg)  # all but the first container's creation
+    assert items["900"] == {"hostname": "BaseTemplate", "result": "ok", "changes": []}
+    assert items["910"]["result"] == "changed"
+    assert items["910"]["changes"] == ["container 910 Portainer"]
+    assert "host" not in items
