@@ -20,11 +20,10 @@ BUILTIN_STORAGES = {"local": ("iso", "vztmpl", "backup", "rootdir", "images", "s
 
 
 def storage_contents(cfg: HypervisorConfig) -> dict[str, tuple[str, ...]]:
-    """Storage id -> its content types: the Phoenix storages plus PVE's built-in ones."""
-    out = dict(BUILTIN_STORAGES)
-    for dataset in cfg.zfs.dataset_paths():
-        out[cfg.storage.storage_id(dataset)] = cfg.storage.type_and_content(dataset)[1]
-    return out
+    """Storage id -> its content types: the storages the storage and NFS steps define (the
+    same list they work from), plus PVE's built-in ones."""
+    return {**BUILTIN_STORAGES,
+            **{sid: content for _d, _k, sid, content in cfg.storage.defined(cfg.zfs)}}
 
 
 def lxc_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:

@@ -158,6 +158,19 @@ class StorageConfig(Frozen):
         kind = kind or self.default_type
         return kind, tuple((content or self.default_content).split(","))
 
+    def defined(self, zfs: ZfsConfig) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        """(dataset, type, storage id, content) of each storage this config gives PVE: the
+        mapped datasets of enabled pools; type nfs gets its `nfs-` id."""
+        out = []
+        for dataset in self.dataset_map:
+            if dataset.split("/")[0] not in zfs.enabled_pools():
+                continue
+            kind, content = self.type_and_content(dataset)
+            sid = (self.nfs_storage_id(dataset) if kind == "nfs"
+                   else self.storage_id(dataset))
+            out.append((dataset, kind, sid, content))
+        return out
+
     @staticmethod
     def storage_id(dataset_path: str) -> str:
         """`quickOS/vm-disks` -> `vm-disks`: slashes become dashes, pool prefix dropped."""

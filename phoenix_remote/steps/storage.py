@@ -21,11 +21,9 @@ def nfs_desired(cfg: HostConfig) -> dict[str, dict]:
     its exports are in place; validation makes sure each such dataset is exported)."""
     z, s = cfg.config.zfs, cfg.config.storage
     out = {}
-    for dataset in s.dataset_map:
-        kind, content = s.type_and_content(dataset)
-        if kind != "nfs" or dataset.split("/")[0] not in cfg.config.zfs.enabled_pools():
+    for dataset, kind, sid, content in s.defined(z):
+        if kind != "nfs":
             continue
-        sid = s.nfs_storage_id(dataset)
         out[sid] = {"type": "nfs", "server": cfg.config.network.ip,
                     "export": z.mountpoint(dataset), "path": f"{s.nfs_mount_base}/{sid}",
                     "options": s.nfs_mount_options, "content": ",".join(sorted(content)),
@@ -38,12 +36,7 @@ def desired(cfg: HostConfig) -> dict[str, dict]:
     step's)."""
     z, s = cfg.config.zfs, cfg.config.storage
     out = {}
-    for dataset in s.dataset_map:
-        pool = dataset.split("/")[0]
-        if pool not in cfg.config.zfs.enabled_pools():
-            continue
-        kind, content = s.type_and_content(dataset)
-        sid = s.storage_id(dataset)
+    for dataset, kind, sid, content in s.defined(z):
         if kind == "zfspool":
             out[sid] = {"type": "zfspool", "pool": dataset, "content": ",".join(sorted(content)),
                         "disable": 0}

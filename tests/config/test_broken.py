@@ -64,6 +64,8 @@ CASES = [
      ["$.lxc.templates.ubuntu-24.04.storage", "not vztmpl"]),
     ("lxc-unknown-storage", patch(["lxc", "containers", "900", "storage"], "ghost-disks"), None,
      ["$.lxc.containers.900.storage", "'ghost-disks' is not defined"]),
+    ("lxc-storage-of-a-disabled-pool", patch(["zfs", "pools", "fastData", "enabled"], False),
+     None, ["$.lxc.templates.ubuntu-24.04.storage", "storage 'shared-iso' is not defined"]),
     ("lxc-undefined-template", patch(["lxc", "containers", "900", "template"], "arch"), None,
      ["$.lxc.containers.900.template", "'arch' is not in $.lxc.templates"]),
     ("lxc-undefined-clone-source", patch(["lxc", "containers", "901", "clone", "vmid"], 999),
