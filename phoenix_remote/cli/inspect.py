@@ -69,18 +69,14 @@ def show_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
     from phoenix_remote.config.lxc import TAG
     from phoenix_remote.engine.step import probe
     from phoenix_remote.host.host import Host
-    from phoenix_remote.steps.lxc import Lxc, LxcFacts
+    from phoenix_remote.steps.lxc import Lxc, LxcFacts, by_container
     rows: list[dict[str, Any]] = []
     code = 0
     for cfg in result.hosts.values():
         host = Host(cfg, readonly=True, known_hosts=args.known_hosts, insecure=args.insecure)
         try:
             facts = probe(host, Lxc(), cfg) if cfg.containers else None
-            drift: dict[int, list[str]] = {}
-            for change in Lxc().plan(cast(LxcFacts, facts), cfg) if facts else []:
-                words = change.summary.split()
-                key = int(words[1]) if words[0] == "container" else 0
-                drift.setdefault(key, []).append(change.summary)
+            drift = by_container(Lxc().plan(cast(LxcFacts, facts), cfg) if facts else [])
             guests = host.api.get("/cluster/resources", type="vm")
         except PhoenixError as e:
             rows.append({"host": cfg.name, "error": str(e)})

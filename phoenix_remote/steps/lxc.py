@@ -26,7 +26,8 @@ from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_re
 # The orchestrator's host unit (hypervisor_feature_initialize_nvidia_gpus.sh): the GPU's
 # device nodes exist before PVE autostarts containers; nvidia-modprobe adds nvidia-uvm's
 # ("-": a host without it still boots the unit)
-GPU_UNIT = "/etc/systemd/system/nvidia-gpu-init.service"
+GPU_SERVICE = "nvidia-gpu-init.service"
+GPU_UNIT = f"/etc/systemd/system/{GPU_SERVICE}"
 GPU_UNIT_TEXT = """[Unit]
 Description=NVIDIA GPU Initialization
 Wants=syslog.target
@@ -48,13 +49,12 @@ WantedBy=multi-user.target
 class LxcFacts(TypedDict):
     node: str
     root: bool  # the API is used as root@pam (may set bind mounts and all features)
-    storages: list[str]
     guests: dict[int, pve.Record]  # /cluster/resources type=vm, by vmid
     configs: dict[int, pve.Record]  # the configured containers that exist on this node
     pending: dict[int, list[pve.Record]]
     status: dict[int, str]
     snapshots: dict[int, list[str]]
-    templates: dict[str, list[str]]  # storage -> its vztmpl volids
+    templates: dict[str, list[str]]  # storage -> its vztmpl volids (defined storages only)
     gpu_unit: str | None  # the host's GPU init unit (read when a container has GPUs)
     gpu_unit_enabled: str
 
@@ -78,7 +78,7 @@ class Lxc:
         if not uses_gpus(cfg):
             return {}  # everything else is read through the API
         return {"gpu_unit": files.read(GPU_UNIT),
-                "gpu_unit_enabled": services.enabled_query("nvidia-gpu-init.service")}
+                "gpu_unit_enabled": services.enabled_query(GPU_SERVICE)}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> LxcFacts:
         api, lxc = host.api, cfg.config.lxc
@@ -88,9 +88,10 @@ class Lxc:
         guests = {int(g["vmid"]): g for g in api.get("/cluster/resources", type="vm")}
         mine = [v for v in cfg.containers
                 if v in guests and guests[v].get("type") == "lxc" and guests[v]["node"] == node]
-        storages = list(pve.storages(api))
+        # a storage the storage step has yet to define holds no template yet: not asked
         wanted = sorted({lxc.templates[lxc.container(v).template or ""].storage
-                         for v in cfg.containers if lxc.container(v).template} & set(storages))
+                         for v in cfg.containers if lxc.container(v).template}
+                        & set(pve.storages(api)))
         kinds = ("config", "pending", "status/current", "snapshot")
         answers = iter(pve.get_all(api, [(f"{base}/{v}/{kind}", {}) for v in mine
                                          for kind in kinds]
@@ -99,18 +100,15 @@ class Lxc:
         per_ct = {v: dict(zip(kinds, [next(answers) for _ in kinds])) for v in mine}
         content = {s: next(answers) for s in wanted}
         return {
-            "node": node, "root": api.is_root, "storages": storages, "guests": guests,
+            "node": node, "root": api.is_root, "guests": guests,
             "configs": {v: a["config"] for v, a in per_ct.items()},
             "pending": {v: a["pending"] for v, a in per_ct.items()},
             "status": {v: a["status/current"]["status"] for v, a in per_ct.items()},
             "snapshots": {v: [s["name"] for s in a["snapshot"] if s["name"] != "current"]
                           for v, a in per_ct.items()},
-            # a storage the storage step has yet to define holds nothing yet
-            "templates": {**{s: [] for s in {lxc.templates[t].storage for t in lxc.templates}
-                             if s not in storages},
-                          **{s: [c["volid"] for c in items] for s, items in content.items()}},
+            "templates": {s: [c["volid"] for c in items] for s, items in content.items()},
             "gpu_unit": files.content(out["gpu_unit"], GPU_UNIT) if "gpu_unit" in out else None,
-            "gpu_unit_enabled": services.enabled(out["gpu_unit_enabled"], "nvidia-gpu-init")
+            "gpu_unit_enabled": services.enabled(out["gpu_unit_enabled"], GPU_SERVICE)
             if "gpu_unit_enabled" in out else "not-needed",
         }
 
@@ -137,15 +135,14 @@ class Lxc:
         """Each container's result for the ledger: what this apply changed on it (the host's
         template and GPU unit under "host")."""
         lxc = cfg.config.lxc
+        grouped = by_container(changes)
         out: dict[str, dict] = {}
         for vmid in cfg.containers:
-            mine = [c.summary for c in changes if c.summary.split()[:2] == ["container",
-                                                                             str(vmid)]]
+            mine = grouped.get(vmid, [])
             out[str(vmid)] = {"hostname": lxc.container(vmid).hostname if lxc else "",
                               "result": "changed" if mine else "ok", "changes": mine}
-        host = [c.summary for c in changes if not c.summary.startswith("container ")]
-        if host:
-            out["host"] = {"result": "changed", "changes": host}
+        if None in grouped:
+            out["host"] = {"result": "changed", "changes": grouped[None]}
         return out
 
     @staticmethod
@@ -170,6 +167,17 @@ class Lxc:
                        (action,))]
 
 
+def by_container(changes: list[Change]) -> dict[int | None, list[str]]:
+    """Change summaries by the container they concern (their summary starts `container
+    VMID`); None holds the host-level ones (template, GPU unit)."""
+    out: dict[int | None, list[str]] = {}
+    for c in changes:
+        words = c.summary.split()
+        key = int(words[1]) if words[0] == "container" else None
+        out.setdefault(key, []).append(c.summary)
+    return out
+
+
 def uses_gpus(cfg: HostConfig) -> bool:
     lxc = cfg.config.lxc
     return lxc is not None and any(lxc.container(v).gpus for v in cfg.containers)
@@ -183,9 +191,8 @@ def gpu_unit_changes(f: LxcFacts) -> list[Change]:
                               (InstallFile(GPU_UNIT, GPU_UNIT_TEXT,
                                            reload=("systemctl", "daemon-reload")),)))
     if f["gpu_unit_enabled"] != "enabled":
-        changes.append(Change("host: nvidia-gpu-init.service", f["gpu_unit_enabled"],
-                              "enabled", (Run(("systemctl", "enable",
-                                               "nvidia-gpu-init.service")),)))
+        changes.append(Change(f"host: {GPU_SERVICE}", f["gpu_unit_enabled"], "enabled",
+                              (Run(("systemctl", "enable", GPU_SERVICE)),)))
     return changes
 
 
@@ -225,6 +232,19 @@ def pct_set(vmid: int, keys: dict[str, str]) -> tuple[Run, ...]:
     return (Run(tuple(argv)),)
 
 
+def grow(ct_path: str, gb: int) -> Api:
+    return Api("PUT", f"{ct_path}/resize", {"disk": "rootfs", "size": f"{gb}G"}, wait_task=True)
+
+
+def take_snapshot(ct_path: str, name: str) -> Api:
+    return Api("POST", f"{ct_path}/snapshot", {"snapname": name}, wait_task=True)
+
+
+def status(ct_path: str, what: str) -> Api:
+    """start, shutdown or reboot, waited for."""
+    return Api("POST", f"{ct_path}/status/{what}", {}, wait_task=True)
+
+
 def new_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str, str],
                   f: LxcFacts) -> list[Change]:
     node, storage = f["node"], lxc.storage_of(ct)
@@ -251,15 +271,13 @@ def new_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str
                                        f["root"])
         actions.append(Api("PUT", f"{base}/{vmid}/config", {**api_keys, "tags": TAG}))
         if ct.disk_gb > src.disk_gb:
-            actions.append(Api("PUT", f"{base}/{vmid}/resize",
-                               {"disk": "rootfs", "size": f"{ct.disk_gb}G"}, wait_task=True))
+            actions.append(grow(f"{base}/{vmid}", ct.disk_gb))
         source = f"clone of {ct.clone.vmid} @{ct.clone.snapshot}"
     actions += pct_set(vmid, as_root)
     if ct.snapshot:
-        actions.append(Api("POST", f"{base}/{vmid}/snapshot", {"snapname": ct.snapshot},
-                           wait_task=True))
+        actions.append(take_snapshot(f"{base}/{vmid}", ct.snapshot))
     if lxc.state_of(ct) == "running":
-        actions.append(Api("POST", f"{base}/{vmid}/status/start", {}, wait_task=True))
+        actions.append(status(f"{base}/{vmid}", "start"))
     return [Change(f"container {vmid} {ct.hostname}", "missing",
                    f"{source}, {ct.cores} cores, {ct.memory_mb} MB, {ct.disk_gb} GB on "
                    f"{storage}, {lxc.state_of(ct)}", tuple(actions))]
@@ -270,7 +288,7 @@ def existing_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dic
     node, conf = f["node"], f["configs"][vmid]
     base = f"/nodes/{node}/lxc/{vmid}"
     name = f"container {vmid} {ct.hostname}"
-    fixed_at_creation(vmid, ct, lxc, conf)
+    have_gb = fixed_at_creation(vmid, ct, lxc, conf)
     changes: list[Change] = []
     running = f["status"][vmid] == "running"
     diff = {k: v for k, v in want.items() if differs(k, conf.get(k), v)}
@@ -282,29 +300,24 @@ def existing_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dic
         changes.append(Change(f"{name}: " + ", ".join(diff),
                               "; ".join(f"{k}={conf.get(k, '(unset)')}" for k in diff),
                               "; ".join(f"{k}={v}" for k, v in diff.items()), tuple(actions)))
-    have_gb = size_gb(split_prop(str(conf.get("rootfs", ""))).get("size", "0"))
     if have_gb < ct.disk_gb:
         changes.append(Change(f"{name}: rootfs size", f"{have_gb:g} GB", f"{ct.disk_gb} GB",
-                              (Api("PUT", f"{base}/resize", {"disk": "rootfs",
-                                                             "size": f"{ct.disk_gb}G"},
-                                   wait_task=True),)))
+                              (grow(base, ct.disk_gb),)))
     if ct.snapshot and ct.snapshot not in f["snapshots"][vmid]:
         changes.append(Change(f"{name}: snapshot {ct.snapshot}", "missing", "taken",
-                              (Api("POST", f"{base}/snapshot", {"snapname": ct.snapshot},
-                                   wait_task=True),)))
+                              (take_snapshot(base, ct.snapshot),)))
     restart = restart_keys(f["pending"][vmid], diff, want, conf)
     desired_state = lxc.state_of(ct)
     if running and desired_state == "stopped":
         changes.append(Change(f"{name}: state", "running", "stopped",
-                              (Api("POST", f"{base}/status/shutdown", {}, wait_task=True),)))
+                              (status(base, "shutdown"),)))
     elif not running and desired_state == "running":
         changes.append(Change(f"{name}: state", "stopped", "running",
-                              (Api("POST", f"{base}/status/start", {}, wait_task=True),)))
+                              (status(base, "start"),)))
     elif running and restart:
         if lxc.defaults.restart_policy == "when-needed":
             changes.append(Change(f"{name}: restart", "pending: " + ", ".join(restart),
-                                  "applied by one reboot",
-                                  (Api("POST", f"{base}/status/reboot", {}, wait_task=True),)))
+                                  "applied by one reboot", (status(base, "reboot"),)))
         else:
             plan.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
                              "(lxc.defaults.restart_policy is never)")
@@ -329,8 +342,10 @@ def restart_keys(pending: list[pve.Record], diff: dict[str, str], want: dict[str
     return sorted(out)
 
 
-def fixed_at_creation(vmid: int, ct: ContainerConfig, lxc: LxcConfig, conf: pve.Record) -> None:
-    """Refuse what PVE sets only when a container is made, with the way to change it."""
+def fixed_at_creation(vmid: int, ct: ContainerConfig, lxc: LxcConfig,
+                      conf: pve.Record) -> float:
+    """Refuse what PVE sets only when a container is made, with the way to change it.
+    Returns the rootfs size in GB (never above the configured one, then)."""
     unpriv = lxc.unprivileged_of(ct)
     if bool(int(conf.get("unprivileged", 0))) != unpriv:
         raise StepRefused(f"container {vmid}: unprivileged is {int(conf.get('unprivileged', 0))}"
@@ -348,3 +363,4 @@ def fixed_at_creation(vmid: int, ct: ContainerConfig, lxc: LxcConfig, conf: pve.
         raise StepRefused(f"container {vmid}: rootfs is {have_gb:g} GB, the config says "
                           f"{ct.disk_gb} GB; PVE cannot shrink a disk: set disk_gb to "
                           f"{have_gb:g}")
+    return have_gb

@@ -73,6 +73,7 @@ class Nvidia:
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         nv = cfg.config.nvidia
+        variants = list(enumerate(nv.variants()))
         return {
             "pveversion": system.PVEVERSION,
             "debian": system.DEBIAN,
@@ -84,17 +85,17 @@ class Nvidia:
             "pkgs": packages.installed_query([nv.driver_package, "proxmox-default-headers",
                                                *nv.extra_packages, "proxmox-headers-*"]),
             # every release's repository and key: which applies is known from pveversion
-            **{f"repo{i}": files.read(v.repository_file) for i, v in enumerate(nv.variants())},
+            **{f"repo{i}": files.read(v.repository_file) for i, v in variants},
             **{f"key{i}": files.exists(v.repository_keyring, nonempty=True)
-               for i, v in enumerate(nv.variants())},
+               for i, v in variants},
             "initramfs": nvidia.INITRAMFS_TIME,
             "module_time": nvidia.MODULE_TIME,
         }
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> NvidiaFacts:
         major = system.pve_major(out["pveversion"])
-        i = variant_index(cfg, major)
-        nv = cfg.config.nvidia.variants()[i]
+        i = variant_index(cfg, major)  # which repo{i}/key{i} answers are this release's
+        nv = cfg.config.nvidia.for_pve(major)
         return {
             "pve_major": major,
             "debian": system.debian(out["debian"]),

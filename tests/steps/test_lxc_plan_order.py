@@ -5,7 +5,7 @@ from phoenix_remote.engine.types import Api, Run
 from phoenix_remote.steps.lxc import Lxc
 from tests.steps.test_step_cases import host_config
 
-FRESH = {"node": "pve", "storages": ["lxc-disks", "shared-iso"], "guests": {}, "configs": {},
+FRESH = {"node": "pve", "guests": {}, "configs": {},
          "pending": {}, "status": {}, "snapshots": {},
          "templates": {"shared-iso": ["shared-iso:vztmpl/ubuntu-24.04-standard_24.04-2_amd64"
                                       ".tar.zst"]}}
