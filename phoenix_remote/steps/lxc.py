@@ -127,7 +127,9 @@ class Lxc:
                 plan += new_container(vmid, ct, lxc, want, f)
                 continue
             check_owner(vmid, ct, guest, f["node"])
-            plan += existing_container(vmid, ct, lxc, want, f, plan)
+            part = existing_container(vmid, ct, lxc, want, f)
+            plan += part
+            plan.held += part.held
         return plan
 
     @staticmethod
@@ -284,12 +286,12 @@ def new_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str
 
 
 def existing_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str, str],
-                       f: LxcFacts, plan: Plan) -> list[Change]:
+                       f: LxcFacts) -> Plan:
     node, conf = f["node"], f["configs"][vmid]
     base = f"/nodes/{node}/lxc/{vmid}"
     name = f"container {vmid} {ct.hostname}"
     have_gb = fixed_at_creation(vmid, ct, lxc, conf)
-    changes: list[Change] = []
+    changes = Plan()
     running = f["status"][vmid] == "running"
     diff = {k: v for k, v in want.items() if differs(k, conf.get(k), v)}
     if diff:
@@ -319,8 +321,8 @@ def existing_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dic
             changes.append(Change(f"{name}: restart", "pending: " + ", ".join(restart),
                                   "applied by one reboot", (status(base, "reboot"),)))
         else:
-            plan.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
-                             "(lxc.defaults.restart_policy is never)")
+            changes.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
+                                "(lxc.defaults.restart_policy is never)")
     return changes
 
 
