@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,8 @@ def write_config(tmp_path):
 
     def write(doc, name="hypervisor_config.json") -> Path:
         (tmp_path / "hypervisor_config.schema.json").write_text(schema)
+        # the example's setup scripts, which its lxc.setup names relative to the config
+        shutil.copytree(ROOT / "etc/lxc_setup", tmp_path / "lxc_setup", dirs_exist_ok=True)
         path = tmp_path / name
         path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
         return path

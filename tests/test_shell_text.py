@@ -60,6 +60,8 @@ FILE_WRITERS = {
     "engine/ledger.py": "the lock's owner note in the engine's own state directory",
     "host/network.py": "the commit job's revert note in /run, read back by the engine",
     "steps/nvidia.py": "gpg --dearmor -o: a key downloaded on the host, unknown at plan time",
+    "steps/lxc_inside.py": "a setup script from stdin into a temp file inside a container, "
+                           "removed after its run",
 }
 WRITE = re.compile(r"(?<![-=&<>:\w])>>?\s*(?!&|/dev/null)\S|\btee\b|\bgpg\b.*\s-o\s|\bdd\b.*of=")
 

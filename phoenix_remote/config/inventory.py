@@ -87,7 +87,8 @@ def load(config_path: Path, inventory_path: Path | None, overrides: dict | None 
                 problems.append(Problem(isrc, f"$.groups.{g}.hosts[{i}]",
                                         f"host {h!r} is not defined under hosts"))
     names = select(inv["hosts"], groups, limit, inventory_path.parent)
-    resolver = _Resolver(base, validator, groups, inventory_path, secrets, overrides or {})
+    resolver = _Resolver(base, validator, groups, inventory_path, secrets, overrides or {},
+                         config_path.parent)
     hosts: dict[str, HostConfig] = {}
     for name in names:
         layers = [inv.get("defaults") or {}]
@@ -168,18 +169,47 @@ def read_public_key(path: str | None, base_dir: Path) -> str | None:
     return key
 
 
+def read_setup_scripts(cfg: HypervisorConfig, containers: tuple[int, ...], config_dir: Path,
+                       cache: dict[Path, str | ConfigError] | None = None
+                       ) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The texts of the setup scripts these containers use, read on this workstation at
+    load (relative paths: beside the config file); and (path, problem) for unreadable ones.
+    `cache` lets hosts that share a script read it once."""
+    lxc = cfg.lxc
+    cache = {} if cache is None else cache
+    names = {n for v in containers if lxc and str(v) in lxc.containers
+             for n in lxc.container(v).setup if n in lxc.setup}
+    texts, missing = {}, []
+    for name in sorted(names):
+        path = Path(lxc.setup[name].script).expanduser()  # type: ignore[union-attr]
+        path = path if path.is_absolute() else config_dir / path
+        if path not in cache:
+            try:
+                cache[path] = read_text(path, "setup script")
+            except ConfigError as e:
+                cache[path] = e
+        text = cache[path]
+        if isinstance(text, ConfigError):
+            missing.append((f"config.lxc.setup.{name}.script", text.problems[0].message))
+        else:
+            texts[name] = text
+    return texts, missing
+
+
 class _Resolver:
     """Resolves hosts; hosts with the same config overrides share one validated model, and
     each secret source is read once."""
 
     def __init__(self, base: dict, validator, groups: dict, inv_path: Path,  # type: ignore[no-untyped-def]
-                 secret_mode: str, overrides: dict):
+                 secret_mode: str, overrides: dict, config_dir: Path):
         self.base, self.validator, self.groups = base, validator, groups
         self.inv_path, self.secret_mode, self.overrides = inv_path, secret_mode, overrides
         self.sections = SectionValidator(CONFIG_SCHEMA)
         self.models: dict[str, tuple[HypervisorConfig | None, list[Problem]]] = {}
         self.meaning: dict[str, list[Problem]] = {}
         self.secrets: dict[tuple[str, str], Secret | SecretUnavailable] = {}
+        self.config_dir = config_dir
+        self.scripts: dict[Path, str | ConfigError] = {}  # each script file read once
 
     def host(self, name: str, layers: list[dict], problems: list[Problem]) -> HostConfig | None:
         src = f"{self.inv_path} host {name}"
@@ -202,6 +232,7 @@ class _Resolver:
             key = read_public_key(cfg.admin_user.ssh_public_key_file, Path.cwd())
         except ValueError as e:
             problems.append(Problem(src, "config.admin_user.ssh_public_key_file", str(e)))
+        scripts = self._setup_scripts(cfg, containers, src, problems)
         if len(problems) > before:
             return None
         return HostConfig(
@@ -210,7 +241,13 @@ class _Resolver:
             ssh=SshTarget(**(merged.get("ssh") or {})),
             api=ApiTarget(**(merged.get("api") or {})),
             drives=drives, config=cfg, secrets=resolved, admin_public_key=key,
-            containers=containers)
+            containers=containers, setup_scripts=scripts)
+
+    def _setup_scripts(self, cfg: HypervisorConfig, containers: tuple[int, ...], src: str,
+                       problems: list[Problem]) -> dict[str, str]:
+        texts, missing = read_setup_scripts(cfg, containers, self.config_dir, self.scripts)
+        problems += [Problem(src, path, message) for path, message in missing]
+        return texts
 
     def _config(self, override: dict, secrets: dict, src: str,
                 problems: list[Problem]) -> HypervisorConfig | None:

@@ -49,6 +49,19 @@ class CloneConfig(Frozen):
     snapshot: str
 
 
+class SetupScript(Frozen):
+    """One of the orchestrator's feature scripts: `script` (a file beside the config) runs
+    inside the container when `check` fails there, and `check` must pass after it."""
+    script: str
+    check: str
+
+
+class HealthCheck(Frozen):
+    command: str  # run inside with sh -c: exit 0 = healthy
+    retries: int = 3  # the orchestrator's defaults
+    interval_s: int = 5
+
+
 class ContainerConfig(Frozen):
     hostname: str
     template: str | None = None  # a key of lxc.templates
@@ -69,6 +82,9 @@ class ContainerConfig(Frozen):
     snapshot: str | None = None  # taken once when missing; clones start from it
     state: Literal["running", "stopped"] | None = None  # default lxc.defaults.state
     description: str | None = None
+    setup: tuple[str, ...] = ()  # names under lxc.setup, in order
+    setup_env: dict[str, str] = Field(default_factory=dict)
+    health_check: HealthCheck | None = None
 
 
 class LxcDefaults(Frozen):
@@ -85,6 +101,7 @@ class LxcDefaults(Frozen):
 
 class LxcConfig(Frozen):
     templates: dict[str, TemplateConfig] = Field(default_factory=dict)
+    setup: dict[str, SetupScript] = Field(default_factory=dict)
     defaults: LxcDefaults
     containers: dict[str, ContainerConfig] = Field(default_factory=dict)  # by vmid
 

@@ -63,6 +63,14 @@ def lxc_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
                                    f"container {ct.clone.vmid} takes the snapshot "
                                    f"{source.snapshot!r}, not {ct.clone.snapshot!r}: clone "
                                    "from the snapshot its source declares"))
+        for i, name in enumerate(ct.setup):
+            if name not in lxc.setup:
+                out.append(Problem(src, f"{at}.setup[{i}]", f"setup {name!r} is not in "
+                                   f"$.lxc.setup ({', '.join(sorted(lxc.setup)) or 'empty'})"))
+        if ct.setup and lxc.state_of(ct) == "stopped" and not ct.snapshot:
+            out.append(Problem(src, f"{at}.setup", "a stopped container's setup runs only "
+                               "while it is made (and goes into its snapshot): give it a "
+                               "snapshot, or state running"))
         for slot, m in ct.mounts.items():
             if m.dataset and m.dataset not in datasets:
                 out.append(Problem(src, f"{at}.mounts.{slot}.dataset",

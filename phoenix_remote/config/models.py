@@ -277,6 +277,7 @@ class HostConfig(Frozen):
     secrets: dict[str, Secret] = Field(default_factory=dict)  # resolved values, masked
     admin_public_key: str | None = None  # admin_user.ssh_public_key_file's key, read at load
     containers: tuple[int, ...] = ()  # the vmids of lxc.containers this host runs
+    setup_scripts: dict[str, str] = Field(default_factory=dict)  # lxc.setup name -> text
 
     @property
     def api_url(self) -> str:

@@ -22,8 +22,11 @@ class Run:
     argv: tuple[str, ...]
     stdin: Secret | str | None = None
     timeout: float | None = None
+    title: str | None = None  # shown instead of a long argv
 
     def describe(self) -> str:
+        if self.title:
+            return self.title
         return quote(self.argv) + (" <<< ***" if isinstance(self.stdin, Secret) else "")
 
 

@@ -21,6 +21,7 @@ from phoenix_remote.engine.types import Action, Api, Change, InstallFile, Plan, 
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, pve, services
 from phoenix_remote.facts.batch import Out
+from phoenix_remote.steps import lxc_inside
 from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart
 
 # The orchestrator's host unit (hypervisor_feature_initialize_nvidia_gpus.sh): the GPU's
@@ -57,6 +58,8 @@ class LxcFacts(TypedDict):
     templates: dict[str, list[str]]  # storage -> its vztmpl volids (defined storages only)
     gpu_unit: str | None  # the host's GPU init unit (read when a container has GPUs)
     gpu_unit_enabled: str
+    inside: dict[int, dict[str, bool]]  # running containers: check label -> passed
+    driver: str  # the host's NVIDIA driver version ("" when none or not asked)
 
 
 class Lxc:
@@ -75,10 +78,11 @@ class Lxc:
         return None
 
     def commands(self, cfg: HostConfig) -> dict[str, str]:
-        if not uses_gpus(cfg):
-            return {}  # everything else is read through the API
-        return {"gpu_unit": files.read(GPU_UNIT),
-                "gpu_unit_enabled": services.enabled_query(GPU_SERVICE)}
+        """Containers' settings are read through the API; over SSH only the host's GPU
+        unit and what runs inside containers (lxc_inside)."""
+        gpu = {"gpu_unit": files.read(GPU_UNIT),
+               "gpu_unit_enabled": services.enabled_query(GPU_SERVICE)} if uses_gpus(cfg) else {}
+        return {**gpu, **lxc_inside.commands(cfg)}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> LxcFacts:
         api, lxc = host.api, cfg.config.lxc
@@ -110,6 +114,7 @@ class Lxc:
             "gpu_unit": files.content(out["gpu_unit"], GPU_UNIT) if "gpu_unit" in out else None,
             "gpu_unit_enabled": services.enabled(out["gpu_unit_enabled"], GPU_SERVICE)
             if "gpu_unit_enabled" in out else "not-needed",
+            "inside": lxc_inside.results(out, cfg), "driver": lxc_inside.host_driver(out),
         }
 
     def plan(self, f: LxcFacts, cfg: HostConfig) -> Plan:
@@ -124,10 +129,10 @@ class Lxc:
             guest = f["guests"].get(vmid)
             if guest is None:
                 plan += self.template_changes(ct, lxc, f, fetched)
-                plan += new_container(vmid, ct, lxc, want, f)
+                plan += new_container(vmid, ct, cfg, want, f)
                 continue
             check_owner(vmid, ct, guest, f["node"])
-            part = existing_container(vmid, ct, lxc, want, f)
+            part = existing_container(vmid, ct, cfg, want, f)
             plan += part
             plan.held += part.held
         return plan
@@ -247,8 +252,10 @@ def status(ct_path: str, what: str) -> Api:
     return Api("POST", f"{ct_path}/status/{what}", {}, wait_task=True)
 
 
-def new_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str, str],
+def new_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[str, str],
                   f: LxcFacts) -> list[Change]:
+    lxc = cfg.config.lxc
+    assert lxc is not None
     node, storage = f["node"], lxc.storage_of(ct)
     base = f"/nodes/{node}/lxc"
     actions: list[Action] = []
@@ -276,17 +283,27 @@ def new_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str
             actions.append(grow(f"{base}/{vmid}", ct.disk_gb))
         source = f"clone of {ct.clone.vmid} @{ct.clone.snapshot}"
     actions += pct_set(vmid, as_root)
+    running = lxc.state_of(ct) == "running"
+    if ct.setup:  # set up while running, so that the snapshot holds the result
+        actions.append(status(f"{base}/{vmid}", "start"))
+        actions += lxc_inside.setup_runs(vmid, ct, cfg, f["driver"])
+        if not running:
+            actions.append(status(f"{base}/{vmid}", "shutdown"))
     if ct.snapshot:
         actions.append(take_snapshot(f"{base}/{vmid}", ct.snapshot))
-    if lxc.state_of(ct) == "running":
+    if running and not ct.setup:
         actions.append(status(f"{base}/{vmid}", "start"))
+    if running:
+        actions += lxc_inside.health_run(vmid, ct, f["driver"])
     return [Change(f"container {vmid} {ct.hostname}", "missing",
                    f"{source}, {ct.cores} cores, {ct.memory_mb} MB, {ct.disk_gb} GB on "
                    f"{storage}, {lxc.state_of(ct)}", tuple(actions))]
 
 
-def existing_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dict[str, str],
+def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[str, str],
                        f: LxcFacts) -> Plan:
+    lxc = cfg.config.lxc
+    assert lxc is not None
     node, conf = f["node"], f["configs"][vmid]
     base = f"/nodes/{node}/lxc/{vmid}"
     name = f"container {vmid} {ct.hostname}"
@@ -313,17 +330,49 @@ def existing_container(vmid: int, ct: ContainerConfig, lxc: LxcConfig, want: dic
     if running and desired_state == "stopped":
         changes.append(Change(f"{name}: state", "running", "stopped",
                               (status(base, "shutdown"),)))
-    elif not running and desired_state == "running":
+    elif not running and desired_state == "running":  # then set up and checked anew
         changes.append(Change(f"{name}: state", "stopped", "running",
-                              (status(base, "start"),)))
+                              (status(base, "start"),
+                               *lxc_inside.setup_runs(vmid, ct, cfg, f["driver"]),
+                               *lxc_inside.health_run(vmid, ct, f["driver"]))))
     elif running and restart:
         if lxc.defaults.restart_policy == "when-needed":
             changes.append(Change(f"{name}: restart", "pending: " + ", ".join(restart),
-                                  "applied by one reboot", (status(base, "reboot"),)))
+                                  "applied by one reboot", (status(base, "reboot"),
+                                  *lxc_inside.setup_runs(vmid, ct, cfg, f["driver"]),
+                                  *lxc_inside.health_run(vmid, ct, f["driver"]))))
         else:
             changes.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
                                 "(lxc.defaults.restart_policy is never)")
+    if running and desired_state == "running":
+        inner = inside_changes(vmid, ct, cfg, f)
+        changes += inner
+        changes.held += inner.held
     return changes
+
+
+def inside_changes(vmid: int, ct: ContainerConfig, cfg: HostConfig, f: LxcFacts) -> Plan:
+    """A running container's failing checks: setups run again, the health check retried;
+    a GPU driver that no setup fixes is reported."""
+    name = f"container {vmid} {ct.hostname}"
+    passed = f["inside"].get(vmid)
+    out = Plan()
+    if passed is None:
+        return out  # not answered (it stopped since): the next run looks again
+    failing = [label.split(" ", 1)[1] for label, ok in passed.items()
+               if not ok and label.startswith("setup ")]
+    if failing:
+        out.append(Change(f"{name}: setup " + ", ".join(failing), "check fails",
+                          "set up", tuple(lxc_inside.setup_runs(vmid, ct, cfg, f["driver"],
+                                                                failing))))
+    if passed.get("nvidia driver") is False and not failing:
+        out.held.append(f"{name}: its NVIDIA userspace driver is not the host's "
+                        f"{f['driver'] or '(none)'}: give it a setup that installs it "
+                        "(the example's `nvidia`)")
+    if passed.get("health") is False:
+        out.append(Change(f"{name}: health check", "failing", "passing",
+                          tuple(lxc_inside.health_run(vmid, ct, f["driver"]))))
+    return out
 
 
 def restart_keys(pending: list[pve.Record], diff: dict[str, str], want: dict[str, str],

@@ -19,7 +19,7 @@ IFUPDOWN=ifupdown
 [ "$SUITE" = bookworm ] || IFUPDOWN=ifupdown2
 PKGS=$PKGS,nfs-kernel-server,ufw,chrony,python3,iproute2,$IFUPDOWN,procps,passwd
 PKGS=$PKGS,apt-utils,gnupg,curl,ca-certificates,openssl,logrotate,less,kmod,locales
-PKGS=$PKGS,iputils-ping,util-linux,libpam-systemd
+PKGS=$PKGS,iputils-ping,util-linux,libpam-systemd,zstd
 hash=$(echo "$PKGS $MIRROR $SUITE" | sha256sum | cut -c1-16)
 [ "$SUITE" != bookworm ] || hash=$(echo "$PKGS $MIRROR" | sha256sum | cut -c1-16)  # as before
 

@@ -341,17 +341,33 @@ def describe(indexes: list[int]) -> list[dict]:
     return out
 
 
-# sb1 runs a template base, a GPU template and a Docker template cloned from it, and a
-# service cloned from the Docker one (with a bind mount of a Phoenix dataset); its
-# template is the one the mirror offers
+# sb1 runs a template base, a GPU template and a Docker template cloned from it, a service
+# cloned from the Docker one (a bind mount of a Phoenix dataset, a web page it serves, a
+# health check) and a GPU service cloned from the GPU template; the template is the one
+# the mirror offers. The example's setup scripts fetch from the internet, which sandbox
+# containers cannot reach: these use the sandbox's own (tests/sandbox/lxc_setup), and the
+# sandbox's one GPU.
+SETUP = HERE / "lxc_setup"
 CONTAINERS = [
     "      lxc:",
     "        templates: {debian-12: {file: debian-12-standard_12.7-1_amd64.tar.zst, "
     "storage: shared-iso}}",
+    "        setup:",
+    f"          sandbox_base: {{script: {SETUP}/base.sh, check: 'id phoenix-svc && "
+    "grep -qx \"base 1\" /etc/phoenix-base'}",
+    f"          sandbox_web: {{script: {SETUP}/web.sh, check: 'grep -qxF \"$PHOENIX_HOSTNAME\" "
+    "/srv/www/index.html && kill -0 \"$(cat /run/phoenix-web.pid)\"'}",
+    f"          sandbox_nvidia: {{script: {SETUP}/nvidia.sh, check: 'nvidia-smi "
+    "--query-gpu=driver_version --format=csv,noheader | grep -qxF \"$PHOENIX_NVIDIA_DRIVER\"'}",
     "        containers:",
-    "          '900': {template: debian-12}",
-    "          '910': {mounts: {mp0: {dataset: fastData/shared-bulk-data, path: /data}}}",
-    "    containers: [900, 901, 902, 910]",
+    "          '900': {template: debian-12, setup: [sandbox_base]}",
+    "          '901': {gpus: [0], setup: [sandbox_nvidia]}",
+    "          '902': {setup: []}",
+    "          '910': {setup: [sandbox_web], mounts: {mp0: {dataset: fastData/shared-bulk-data, "
+    "path: /data}}, health_check: {command: 'curl -sf http://127.0.0.1:8080/', retries: 10, "
+    "interval_s: 1}}",
+    "          '953': {gpus: [0], setup: []}",
+    "    containers: [900, 901, 902, 910, 953]",
 ]
 
 

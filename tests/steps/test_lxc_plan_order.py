@@ -5,7 +5,7 @@ from phoenix_remote.engine.types import Api, Run
 from phoenix_remote.steps.lxc import Lxc
 from tests.steps.test_step_cases import host_config
 
-FRESH = {"node": "pve", "guests": {}, "configs": {},
+FRESH = {"node": "pve", "guests": {}, "configs": {}, "inside": {}, "driver": "",
          "pending": {}, "status": {}, "snapshots": {},
          "templates": {"shared-iso": ["shared-iso:vztmpl/ubuntu-24.04-standard_24.04-2_amd64"
                                       ".tar.zst"]}}
@@ -27,10 +27,14 @@ def steps_of(root: bool) -> dict[str, list[str]]:
 
 def test_creation_order_with_a_token():
     assert steps_of(root=False) == {
-        "900": ["POST ", "POST /900/snapshot"],
-        "902": ["POST /900/clone", "PUT /902/config", "POST /902/snapshot"],
+        # set up while running (the setup scripts run by pct exec), then stopped and
+        # snapshotted: clones start from the result
+        "900": ["POST ", "POST /900/status/start", "pct exec 900", "POST /900/status/shutdown",
+                "POST /900/snapshot"],
+        "902": ["POST /900/clone", "PUT /902/config", "POST /902/status/start", "pct exec 902",
+                "POST /902/status/shutdown", "POST /902/snapshot"],
         "910": ["POST /902/clone", "PUT /910/config", "PUT /910/resize", "pct set 910",
-                "POST /910/status/start"],
+                "POST /910/status/start", "pct exec 910"],
     }
 
 

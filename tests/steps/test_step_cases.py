@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from phoenix_remote.config.inventory import read_public_key
+from phoenix_remote.config.inventory import read_public_key, read_setup_scripts
 from phoenix_remote.config.loading import deep_merge
 from phoenix_remote.config.models import ApiTarget, Drive, HostConfig, HypervisorConfig, SshTarget
 from phoenix_remote.config.secrets import Secret
@@ -33,15 +33,19 @@ DRIVES = {"quickOS": ["/dev/disk/by-id/nvme-A", "/dev/disk/by-id/nvme-B"],
 def host_config(case: dict) -> HostConfig:
     doc = deep_merge(copy.deepcopy(BASE), case.get("config", {}))
     drives = case.get("drives", DRIVES)
+    config = HypervisorConfig.model_validate(doc)
+    containers = tuple(case.get("containers", ()))
+    scripts, missing = read_setup_scripts(config, containers, ROOT / "etc")
+    assert not missing, missing
     return HostConfig(
         name="h1", address=case.get("address", "10.0.0.13"), groups=(), ssh=SshTarget(),
         api=ApiTarget(),
         drives={p: tuple(Drive(path=d) if isinstance(d, str) else Drive(**d) for d in items)
                 for p, items in drives.items()},
-        config=HypervisorConfig.model_validate(doc),
+        config=config, setup_scripts=scripts,
         secrets={k: Secret(v, "test") for k, v in case.get("secrets", {}).items()},
         admin_public_key=read_public_key(doc["admin_user"]["ssh_public_key_file"], ROOT),
-        containers=tuple(case.get("containers", ())))
+        containers=containers)
 
 
 def facts_of(case: dict) -> dict:

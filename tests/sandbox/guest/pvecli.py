@@ -2,7 +2,7 @@
 """pvesm / pveum for sandbox hosts: the same state and checks as the host's API, so scripts
 written for a real PVE node run unchanged. Supported: pvesm add|set|remove|status|config,
 pveum user add|list|delete|token add, pveum acl modify|list, pct create|set|config|status|
-list|start|stop|shutdown|reboot|snapshot (as root@pam, like the real pct).
+list|start|stop|shutdown|reboot|snapshot|exec|push (as root@pam, like the real pct).
 
 Options are read as PVE's CLI handler reads them (Getopt::Long through
 PVE::JSONSchema::get_options): `-name value` or `--name value` or `--name=value`, any
@@ -11,12 +11,14 @@ refused with Getopt::Long's warning and PVE's "400 unable to parse option"."""
 
 import json
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import pvelxc  # noqa: E402
 import pveschema  # noqa: E402
 import pvestate as ps  # noqa: E402
+import sbct  # noqa: E402
 import sbstate  # noqa: E402
 
 OPS = pveschema.load_operations(
@@ -171,7 +173,36 @@ def now(kind, ident, work):
     work(print)
 
 
+def pct_exec(args):
+    """pct exec <vmid> [-- argv]: the command inside the running container; its exit
+    code is pct's."""
+    vmid, rest = args[0], args[1:]
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    try:
+        argv = sbct.exec_argv(vmid, rest or ["/bin/sh"])
+    except sbct.Error as e:
+        print(e, file=sys.stderr)
+        return 255
+    return subprocess.run(argv).returncode
+
+
+def pct_push(args):
+    """pct push <vmid> <file> <destination> [--perms MODE]"""
+    perms = args[args.index("--perms") + 1] if "--perms" in args else None
+    words = [a for i, a in enumerate(args) if not a.startswith("--")
+             and (i == 0 or args[i - 1] not in ("--perms", "--user", "--group"))]
+    try:
+        sbct.push(words[0], words[1], words[2], perms)
+    except (sbct.Error, OSError) as e:
+        print(e, file=sys.stderr)
+        return 255
+    return 0
+
+
 def pct(args):
+    if args[:1] in (["exec"], ["push"]) and len(args) > 1:
+        return (pct_exec if args[0] == "exec" else pct_push)(args[1:])
     words = [a for a in args if not a.startswith("-")]
     cmd, node = (words[0] if words else "help"), ps.node_name()
     pvelxc.caller.user = "root@pam"
@@ -205,7 +236,7 @@ def pct(args):
         extra = {"snapname": words[2]} if cmd == "snapshot" and len(words) > 2 else {}
         call(key, lambda p: handler(p, now), {**base, **extra})
     else:
-        print(f"sandbox: pct {cmd} is not simulated (containers run no processes here)",
+        print(f"sandbox: pct {cmd} is not simulated",
               file=sys.stderr)
         return 255
     return 0

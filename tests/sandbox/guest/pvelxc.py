@@ -4,19 +4,23 @@ start/stop/reboot, appliance templates. State lives in pve.json beside the stora
 /etc/pve/lxc/<vmid>.conf is rendered from it in pct.conf(5) form. Rules and messages follow
 pve-container (LXC_FASTPLUG_OPTIONS, vmconfig_hotplug_pending, check_ct_modify_config_perm).
 
-Not simulated: processes. A "running" container is a state here; rootfs volumes are
-datasets of the ZFS stand-in (no archive is unpacked into them).
+Rootfs volumes are datasets of the ZFS stand-in: create unpacks the template into one,
+a snapshot copies it to <mountpoint>/.zfs/snapshot/<name> (where ZFS shows snapshots), a
+clone copies from there. A running container is a real set of namespaces (sbct.py);
+its status is read from its process, so a host reboot leaves it stopped, as on PVE.
 """
 
 import hashlib
 import os
 import random
 import re
+import subprocess
 import threading
 import time
 import urllib.request
 
 import pvestate as ps
+import sbct
 import sbzfs
 
 caller = threading.local()  # .user: who sent the request (root@pam may do more)
@@ -129,6 +133,31 @@ def _allocate(s, sid, vmid, n, size_gb):
     raise ps.Fail(500, f"sandbox: containers on {cfg['type']} storage are not simulated")
 
 
+def _volume_dir(s, volid):
+    """The host directory of a container volume `storage:name` (zfspool subvols only)."""
+    sid, _, name = volid.partition(":")
+    cfg = s["storage"].get(sid, {})
+    if cfg.get("type") != "zfspool":
+        raise ps.Fail(500, f"sandbox: container volumes on {cfg.get('type')} storage hold "
+                           "no files here")
+    out = subprocess.run(["zfs", "get", "-H", "-o", "value", "mountpoint",
+                          f"{cfg['pool']}/{name}"], capture_output=True, text=True)
+    if out.returncode:
+        raise ps.Fail(500, f"zfs error: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def _copy_tree(src, dst):
+    """A volume's files into another (snapshots and clones), without ZFS's .zfs."""
+    os.makedirs(dst, exist_ok=True)
+    subprocess.run(f"tar -C '{src}' --exclude=./.zfs -cf - . | tar -C '{dst}' -xpf -",
+                   shell=True, check=True)
+
+
+def _status(vmid, ct):
+    return "running" if ct["status"] == "running" and sbct.pid_of(vmid) else "stopped"
+
+
 def _check_root_only(key, value, old=None):
     """pve-container's check_ct_modify_config_perm for a principal other than root@pam."""
     if getattr(caller, "user", "root@pam") == "root@pam":
@@ -186,7 +215,7 @@ def resources():
     for vmid, ct in _cts(s).items():
         c = ct["conf"]
         out.append({"id": f"lxc/{vmid}", "type": "lxc", "vmid": int(vmid), "node": ps.node_name(),
-                    "name": c.get("hostname", f"CT{vmid}"), "status": ct["status"],
+                    "name": c.get("hostname", f"CT{vmid}"), "status": _status(vmid, ct),
                     "template": int(c.get("template", 0)), "maxmem": int(c["memory"]) << 20,
                     "maxdisk": int(gb(split_prop(c["rootfs"]).get("size", "0")) * 1024**3),
                     "maxcpu": int(c.get("cores", 1)), "uptime": 0, "tags": c.get("tags", "")})
@@ -232,7 +261,7 @@ def status_current(p):
     ps.check_node(p)
     ct = _need(ps.snapshot(), p["vmid"])
     c = ct["conf"]
-    return {"vmid": int(p["vmid"]), "status": ct["status"], "name": c.get("hostname"),
+    return {"vmid": int(p["vmid"]), "status": _status(p["vmid"], ct), "name": c.get("hostname"),
             "type": "lxc", "uptime": 0, "cpus": int(c.get("cores", 1)), "ha": {"managed": 0},
             "maxmem": int(c["memory"]) << 20, "maxswap": int(c.get("swap", 512)) << 20,
             "maxdisk": int(gb(split_prop(c["rootfs"]).get("size", "0")) * 1024**3),
@@ -246,8 +275,9 @@ def snapshot_list(p):
             **({"parent": sn["parent"]} if sn.get("parent") else {})}
            for n, sn in ct["snapshots"].items()]
     last = list(ct["snapshots"])[-1] if ct["snapshots"] else None
-    return out + [{"name": "current", "description": "You are here!", "running":
-                   1 if ct["status"] == "running" else 0, **({"parent": last} if last else {})}]
+    running = 1 if _status(p["vmid"], ct) == "running" else 0
+    return out + [{"name": "current", "description": "You are here!", "running": running,
+                   **({"parent": last} if last else {})}]
 
 
 def storage_content(p):
@@ -364,7 +394,7 @@ def create(p, task):
         ostype = "ubuntu" if "ubuntu" in name else "debian"
 
         def work(log):
-            log(f"extracting archive '{archive}' (sandbox: not unpacked)")
+            log(f"extracting archive '{archive}'")
             with ps.State() as st:
                 conf = {"arch": "amd64", "ostype": ostype, "memory": "512", "swap": "512",
                         "hostname": f"CT{vmid}"}
@@ -374,6 +404,13 @@ def create(p, task):
                 for k, v in keys.items():
                     conf[k] = _normalise(k, v, vmid, st, n)
                     n += k.startswith("mp")
+                root = _volume_dir(st, split_prop(conf["rootfs"])[""])
+                # as PVE::LXC::Create unpacks: the archive's device nodes are left out
+                untar = subprocess.run(["tar", "--zstd", "-xpf", archive, "-C", root,
+                                        "--numeric-owner", "--anchored", "--exclude=./dev/*"],
+                                       capture_output=True, text=True)
+                if untar.returncode:
+                    raise RuntimeError(f"unable to extract archive: {untar.stderr.strip()}")
                 _cts(st)[str(vmid)] = {"conf": conf, "pending": {}, "snapshots": {},
                                         "status": "stopped"}
                 render(st)
@@ -392,7 +429,7 @@ def clone(p, task):
             if p["snapname"] not in ct["snapshots"]:
                 raise ps.Fail(500, f"snapshot '{p['snapname']}' does not exist")
             base = ct["snapshots"][p["snapname"]]["conf"]
-        elif ct["status"] == "running":
+        elif _status(src, ct) == "running":
             raise ps.Fail(500, "unable to clone a running container without a snapshot")
         for k, v in base.items():
             if re.fullmatch(r"mp\d+", k) and split_prop(v).get("", "").startswith("/"):
@@ -404,6 +441,10 @@ def clone(p, task):
                 conf = {k: v for k, v in base.items() if k not in ("snaptime", "parent")}
                 size = gb(split_prop(conf["rootfs"]).get("size", "4G"))
                 conf["rootfs"] = f"{_allocate(st, storage, new, 0, size)},size={fmt_gb(size)}"
+                src_dir = _volume_dir(st, split_prop(base["rootfs"])[""])
+                if p.get("snapname"):
+                    src_dir = os.path.join(src_dir, ".zfs", "snapshot", p["snapname"])
+                _copy_tree(src_dir, _volume_dir(st, split_prop(conf["rootfs"])[""]))
                 conf["hostname"] = p.get("hostname") or f"CT{new}"
                 for k in [k for k in conf if re.fullmatch(r"net\d+", k)]:
                     net = split_prop(conf[k])
@@ -431,7 +472,7 @@ def config_put(p):
             if k in READ_ONLY:
                 raise ps.Fail(500, f"unable to modify read-only option: '{k}'")
             _check_root_only(k, v, ct["conf"].get(k))
-        running = ct["status"] == "running"
+        running = _status(p["vmid"], ct) == "running"
         n = 1 + sum(k.startswith("mp") for k in ct["conf"])
         for k, v in keys.items():
             value = _normalise(k, v, vmid, s, n)
@@ -451,6 +492,8 @@ def config_put(p):
         for k in [k for k, v in ct["pending"].items() if ct["conf"].get(k) == v]:
             del ct["pending"][k]  # cleanup_pending: a "change" back to the current value
         render(s)
+        if running and any(re.fullmatch(r"(net|mp)\d+", k) for k in keys):
+            sbct.hotplug(vmid, _runtime_spec(s, ct["conf"]))
 
 
 def resize(p, task):
@@ -500,6 +543,8 @@ def snapshot_create(p, task):
         with ps.State() as st:
             c = _need(st, vmid)
             parent = list(c["snapshots"])[-1] if c["snapshots"] else None
+            root = _volume_dir(st, split_prop(c["conf"]["rootfs"])[""])
+            _copy_tree(root, os.path.join(root, ".zfs", "snapshot", name))
             c["snapshots"][name] = {"conf": dict(c["conf"]), "snaptime": int(time.time()),
                                     "description": p.get("description", ""),
                                     **({"parent": parent} if parent else {})}
@@ -513,7 +558,7 @@ def _state_change(p, task, kind, need, then):
     vmid = p["vmid"]
     with ps.State() as s:
         ct = _need(s, vmid)
-        if ct["status"] != need:
+        if _status(vmid, ct) != need:
             state = "not running" if need == "running" else "already running"
             raise ps.Fail(500, f"CT {vmid} {state}")
         if kind == "vzstart" and int(ct["conf"].get("template", 0)):
@@ -530,7 +575,34 @@ def _state_change(p, task, kind, need, then):
                 c["pending"] = {}
             c["status"] = then
             render(st)
+            conf = dict(c["conf"])
+            if kind != "vzstart":
+                sbct.stop(vmid)
+            if then == "running":
+                try:
+                    sbct.start(vmid, _runtime_spec(st, conf))
+                except sbct.Error as e:
+                    c["status"] = "stopped"
+                    raise RuntimeError(str(e)) from None
     return task(kind, str(vmid), work)
+
+
+def _runtime_spec(s, conf):
+    """What sbct needs to start a container with this config."""
+    nets, mounts, devices = [], [], []
+    for k in sorted(conf, key=lambda k: int(re.sub(r"\D", "", k) or 0)):
+        v = split_prop(conf[k])
+        if re.fullmatch(r"net\d+", k):
+            nets.append({"name": v.get("name", "eth0"), "bridge": v.get("bridge", "vmbr0"),
+                         "ip": v.get("ip"), "gw": v.get("gw"), "hwaddr": v.get("hwaddr")})
+        elif re.fullmatch(r"mp\d+", k):
+            src = v[""] if v[""].startswith("/") else _volume_dir(s, v[""])
+            mounts.append({"source": src, "path": v["mp"], "ro": v.get("ro") == "1"})
+        elif re.fullmatch(r"dev\d+", k):
+            devices.append(v.get("path", v.get("")))
+    return {"rootfs": _volume_dir(s, split_prop(conf["rootfs"])[""]),
+            "hostname": conf.get("hostname", "CT"), "nets": nets, "mounts": mounts,
+            "devices": devices}
 
 
 def start(p, task):

@@ -64,6 +64,9 @@ def nouveau_blacklisted():
     return False
 
 
+GUEST_GATEWAY = "10.0.0.1/24"  # the example containers' gateway (lxc.defaults.gateway)
+
+
 def sb_boot(_args):
     """Per boot: host identity on first boot, /dev drive nodes, which modules load."""
     env = dict(os.environ, PATH="/usr/sbin:/usr/bin:/sbin:/bin")
@@ -85,6 +88,13 @@ def sb_boot(_args):
             f.write("eth0\n")
         with open(ROOT + "/run/network/ifstate", "a") as f:
             f.write("eth0=eth0\n")
+    # the guests' bridge, as PVE's installer leaves vmbr0 (here host-only, with the
+    # containers' gateway address: the host's own address stays on eth0)
+    if not os.path.exists("/sys/class/net/vmbr0"):
+        for argv in (["ip", "link", "add", "vmbr0", "type", "bridge"],
+                     ["ip", "addr", "add", GUEST_GATEWAY, "dev", "vmbr0"],
+                     ["ip", "link", "set", "vmbr0", "up"]):
+            subprocess.run(argv, check=True, env=env)
     sbstate.sync_dev()
     mods = list(BASE_MODULES)
     if gpu_present():
@@ -93,6 +103,10 @@ def sb_boot(_args):
             os.path.getmtime(STAMP) >= os.path.getmtime(NVIDIA_KO)
         if built and fresh and nouveau_blacklisted():
             mods = NVIDIA_MODULES + mods
+            # the nodes the loaded driver (and nvidia-modprobe -u) make; regular files here,
+            # since sandbox hosts may not mknod: enough for containers' devN bind mounts
+            for node in ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools"):
+                open(f"{ROOT}/dev/{node}", "a").close()
         elif not nouveau_blacklisted():
             mods = [("nouveau", 2793472, "0")] + mods
     os.makedirs(RUN, exist_ok=True)

@@ -1,0 +1,124 @@
+"""What the lxc step does inside running containers, over SSH with `pct exec` (the API
+cannot): setup scripts (the orchestrator's feature scripts) run when their check fails,
+health checks, and the NVIDIA userspace driver of a GPU container compared with the host's.
+
+Probe: one `pct exec` per container runs every check (read-only by contract) and prints
+`rc=N` for each; no output means the container is not running. Apply: each setup action
+is guarded (it runs the check first and the script only if the check fails, then the check
+must pass), so the same action is right for a container probed now and for one this run
+creates. A script travels on stdin, never in argv; setup_env values are shown in logs and
+must not be secrets.
+"""
+
+from __future__ import annotations
+
+from phoenix_remote.config.lxc import ContainerConfig
+from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.types import Run
+from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.shell import quote
+
+HOST_DRIVER = "nvidia-smi --query-gpu=driver_version --format=csv,noheader"
+DRIVER_CHECK = (HOST_DRIVER + ' 2>/dev/null | head -n 1 | grep -qxF "$PHOENIX_NVIDIA_DRIVER"')
+# every check in the container, each with stdin and output closed; one rc=N line each
+PROBE = 'for c in "$@"; do (sh -c "$c") </dev/null >/dev/null 2>&1; echo "rc=$?"; done'
+GUARDED = """f=$(mktemp) || exit 1
+cat > "$f"
+if (sh -c "$1") </dev/null >/dev/null 2>&1; then rm -f "$f"; exit 0; fi
+sh "$f" </dev/null; rc=$?
+rm -f "$f"
+[ "$rc" -eq 0 ] || { echo "setup script failed (exit $rc)" >&2; exit "$rc"; }
+(sh -c "$1") </dev/null >/dev/null 2>&1 || { echo "setup ran; check still fails: $1" >&2; exit 1; }
+"""
+RETRY = """i=1
+until (sh -c "$1") </dev/null >/dev/null 2>&1; do
+  [ "$i" -ge "$2" ] && { echo "health check failed $2 times: $1" >&2; exit 1; }
+  i=$((i + 1)); sleep "$3"
+done
+"""
+
+
+def checks_of(ct: ContainerConfig, cfg: HostConfig) -> dict[str, str]:
+    """label -> shell check, in the order they are probed: setups, GPU driver, health."""
+    lxc = cfg.config.lxc
+    assert lxc is not None
+    out = {f"setup {name}": lxc.setup[name].check for name in ct.setup}
+    if ct.gpus:
+        out["nvidia driver"] = DRIVER_CHECK
+    if ct.health_check:
+        out["health"] = ct.health_check.command
+    return out
+
+
+def probed(vmid: int, cfg: HostConfig) -> bool:
+    lxc = cfg.config.lxc
+    ct = lxc.container(vmid) if lxc else None
+    return bool(ct and lxc and lxc.state_of(ct) == "running" and checks_of(ct, cfg))
+
+
+def env_argv(vmid: int, ct: ContainerConfig, driver: str) -> list[str]:
+    env = {"PHOENIX_VMID": str(vmid), "PHOENIX_HOSTNAME": ct.hostname,
+           "PHOENIX_GPUS": ",".join(map(str, ct.gpus)), "PHOENIX_NVIDIA_DRIVER": driver,
+           **ct.setup_env}
+    return ["env", *(f"{k}={v}" for k, v in env.items())]
+
+
+def commands(cfg: HostConfig) -> dict[str, str]:
+    """The batch commands: one per running container with checks. The host's driver
+    version is read in the same command (after an earlier step's reboot it is new)."""
+    out = {}
+    lxc = cfg.config.lxc
+    for vmid in cfg.containers:
+        if not probed(vmid, cfg):
+            continue
+        ct = lxc.container(vmid)  # type: ignore[union-attr]
+        argv = ["pct", "exec", str(vmid), "--", *env_argv(vmid, ct, "@DRIVER@"),
+                "sh", "-c", PROBE, "phoenix-check", *checks_of(ct, cfg).values()]
+        line = quote(argv).replace("@DRIVER@", '"$drv"')
+        out[f"inside_{vmid}"] = (f'drv=$({HOST_DRIVER} 2>/dev/null | head -n 1); {line}'
+                                 if ct.gpus else line.replace('"$drv"', "''"))
+    if lxc and any(lxc.container(v).gpus for v in cfg.containers):
+        out["host_driver"] = f"{HOST_DRIVER} | head -n 1"
+    return out
+
+
+def results(out: dict[str, Out], cfg: HostConfig) -> dict[int, dict[str, bool]]:
+    """vmid -> {label: passed} for the containers that answered (running ones)."""
+    found: dict[int, dict[str, bool]] = {}
+    lxc = cfg.config.lxc
+    for vmid in cfg.containers:
+        o = out.get(f"inside_{vmid}")
+        codes = [ln[3:] for ln in o.text.splitlines() if ln.startswith("rc=")] if o else []
+        labels = list(checks_of(lxc.container(vmid), cfg)) if lxc and probed(vmid, cfg) else []
+        if labels and len(codes) == len(labels):
+            found[vmid] = {label: code == "0" for label, code in zip(labels, codes)}
+    return found
+
+
+def host_driver(out: dict[str, Out]) -> str:
+    o = out.get("host_driver")
+    return o.text.strip() if o and o.ok else ""
+
+
+def setup_runs(vmid: int, ct: ContainerConfig, cfg: HostConfig, driver: str,
+               only: list[str] | None = None) -> list[Run]:
+    """Guarded setup actions (all of the container's, or `only` these names)."""
+    lxc = cfg.config.lxc
+    assert lxc is not None
+    return [Run(("pct", "exec", str(vmid), "--", *env_argv(vmid, ct, driver), "sh", "-c",
+                 GUARDED, f"phoenix-setup-{name}", lxc.setup[name].check),
+                stdin=cfg.setup_scripts[name], timeout=3600,
+                title=f"pct exec {vmid}: setup {name} ({lxc.setup[name].script}) unless "
+                      f"its check passes")
+            for name in ct.setup if only is None or name in only]
+
+
+def health_run(vmid: int, ct: ContainerConfig, driver: str) -> list[Run]:
+    h = ct.health_check
+    if h is None:
+        return []
+    return [Run(("pct", "exec", str(vmid), "--", *env_argv(vmid, ct, driver), "sh", "-c",
+                 RETRY, "phoenix-health", h.command, str(h.retries), str(h.interval_s)),
+                timeout=h.retries * (h.interval_s + 60),
+                title=f"pct exec {vmid}: health check `{h.command}`, {h.retries} tries "
+                      f"{h.interval_s} s apart")]
