@@ -62,6 +62,8 @@ FILE_WRITERS = {
     "steps/nvidia.py": "gpg --dearmor -o: a key downloaded on the host, unknown at plan time",
     "steps/lxc_inside.py": "a setup script from stdin into a temp file inside a container, "
                            "removed after its run",
+    "steps/lxc_raw.py": "a container's raw lxc.* lines, as PVE edits its config: under its "
+                        "config lock, old file backed up, renamed into place",
 }
 WRITE = re.compile(r"(?<![-=&<>:\w])>>?\s*(?!&|/dev/null)\S|\btee\b|\bgpg\b.*\s-o\s|\bdd\b.*of=")
 

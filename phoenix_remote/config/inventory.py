@@ -190,7 +190,9 @@ def read_setup_scripts(cfg: HypervisorConfig, containers: tuple[int, ...], confi
                 cache[path] = e
         text = cache[path]
         if isinstance(text, ConfigError):
-            missing.append((f"config.lxc.setup.{name}.script", text.problems[0].message))
+            missing.append((f"config.lxc.setup.{name}.script",
+                            f"{path}: {text.problems[0].message} (a relative path is read "
+                            "beside the config file)"))
         else:
             texts[name] = text
     return texts, missing

@@ -83,6 +83,8 @@ class ContainerConfig(Frozen):
     state: Literal["running", "stopped"] | None = None  # default lxc.defaults.state
     description: str | None = None
     setup: tuple[str, ...] = ()  # names under lxc.setup, in order
+    idmap: tuple[str, ...] = ()  # lxc.idmap entries: "u|g CONTAINER HOST COUNT"
+    raw_lxc: tuple[str, ...] = ()  # other raw lines, "lxc.key: value" as PVE stores them
     setup_env: dict[str, str] = Field(default_factory=dict)
     health_check: HealthCheck | None = None
 

@@ -19,6 +19,49 @@ BUILTIN_STORAGES = {"local": ("iso", "vztmpl", "backup", "rootdir", "images", "s
                     "local-lvm": ("images", "rootdir")}
 
 
+# raw lxc.* keys PVE accepts (pve-container, PVE::LXC::Config $valid_lxc_conf_keys), beside
+# any lxc.cgroup2.*, lxc.prlimit.* and lxc.net.*; and those it refuses or renames
+RAW_KEYS = frozenset(f"lxc.{k}" for k in (
+    "apparmor.profile apparmor.allow_incomplete apparmor.allow_nesting apparmor.raw "
+    "selinux.context include arch uts.name signal.halt signal.reboot signal.stop init.cmd "
+    "init.cwd init.uid init.gid init.groups pty.max console.logfile console.path tty.max "
+    "devtty.dir hook.autodev autodev kmsg mount.fstab mount.entry mount.auto rootfs.mount "
+    "cap.drop cap.keep seccomp.profile seccomp.notify.proxy seccomp.notify.cookie "
+    "hook.pre-start hook.pre-mount hook.mount hook.start hook.stop hook.post-stop hook.clone "
+    "hook.destroy hook.version log.level log.file start.auto start.delay start.order group "
+    "environment environment.hooks sysctl.fs.mqueue sysctl.kernel.msgmax "
+    "sysctl.kernel.msgmnb sysctl.kernel.msgmni sysctl.kernel.sem sysctl.kernel.shmall "
+    "sysctl.kernel.shmmax sysctl.kernel.shmmni sysctl.kernel.shm_rmid_forced").split())
+RAW_PREFIXES = ("lxc.cgroup2.", "lxc.prlimit.", "lxc.net.")
+RAW_REFUSED = {
+    "lxc.rootfs.path": "lxc.rootfs.path is auto generated from rootfs",
+    "lxc.rootfs.options": "lxc.rootfs.options is not supported, please use mount point "
+                          "options in the \"rootfs\" key",
+    "lxc.idmap": "set id maps in `idmap` (each entry without the key)",
+    "lxc.environment.runtime": "PVE keeps it as the container's `env`, not as a raw line",
+}
+RAW_RENAMED = {"lxc.aa_profile": "lxc.apparmor.profile", "lxc.id_map": "idmap",
+               "lxc.init_cmd": "lxc.init.cmd", "lxc.utsname": "lxc.uts.name",
+               "lxc.mount": "lxc.mount.fstab", "lxc.console": "lxc.console.path",
+               "lxc.tty": "lxc.tty.max", "lxc.pts": "lxc.pty.max",
+               "lxc.seccomp": "lxc.seccomp.profile", "lxc.loglevel": "lxc.log.level",
+               "lxc.logfile": "lxc.log.file"}
+
+
+def raw_key_problem(key: str) -> str | None:
+    """Why PVE would not take this raw key as a line of its own (None: it would)."""
+    if key in RAW_REFUSED:
+        return RAW_REFUSED[key]
+    if key in RAW_RENAMED:
+        return f"{key} was renamed: use {RAW_RENAMED[key]}"
+    if key.startswith("lxc.cgroup.") or key.startswith("lxc.network."):
+        new = "lxc.cgroup2." if key.startswith("lxc.cgroup.") else "lxc.net.INDEX."
+        return f"{key} is a legacy key (cgroup v1 / old network syntax): use {new}*"
+    if key in RAW_KEYS or key.startswith(RAW_PREFIXES):
+        return None
+    return f"{key} is not a key PVE accepts in a container's config"
+
+
 def storage_contents(cfg: HypervisorConfig) -> dict[str, tuple[str, ...]]:
     """Storage id -> its content types: the storages the storage and NFS steps define (the
     same list they work from), plus PVE's built-in ones."""
@@ -71,6 +114,10 @@ def lxc_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
             out.append(Problem(src, f"{at}.setup", "a stopped container's setup runs only "
                                "while it is made (and goes into its snapshot): give it a "
                                "snapshot, or state running"))
+        for i, line in enumerate(ct.raw_lxc):
+            why = raw_key_problem(line.split(":", 1)[0].strip())
+            if why:
+                out.append(Problem(src, f"{at}.raw_lxc[{i}]", why))
         for slot, m in ct.mounts.items():
             if m.dataset and m.dataset not in datasets:
                 out.append(Problem(src, f"{at}.mounts.{slot}.dataset",

@@ -21,7 +21,7 @@ from phoenix_remote.engine.types import Action, Api, Change, InstallFile, Plan, 
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, pve, services
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.steps import lxc_inside
+from phoenix_remote.steps import lxc_inside, lxc_raw
 from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart
 
 # The orchestrator's host unit (hypervisor_feature_initialize_nvidia_gpus.sh): the GPU's
@@ -283,6 +283,8 @@ def new_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[st
             actions.append(grow(f"{base}/{vmid}", ct.disk_gb))
         source = f"clone of {ct.clone.vmid} @{ct.clone.snapshot}"
     actions += pct_set(vmid, as_root)
+    if lxc_raw.declared(ct):
+        actions.append(lxc_raw.edit(vmid, ct, cfg, None))
     running = lxc.state_of(ct) == "running"
     if ct.setup:  # set up while running, so that the snapshot holds the result
         actions.append(status(f"{base}/{vmid}", "start"))
@@ -319,13 +321,21 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
         changes.append(Change(f"{name}: " + ", ".join(diff),
                               "; ".join(f"{k}={conf.get(k, '(unset)')}" for k in diff),
                               "; ".join(f"{k}={v}" for k, v in diff.items()), tuple(actions)))
+    raw_change = lxc_raw.differs(conf.get("lxc"), ct)
+    if raw_change:
+        have = [f"{k}: {v}" for k, v in conf.get("lxc") or []]
+        changes.append(Change(f"{name}: raw lxc lines", "; ".join(have) or "(none)",
+                              "; ".join(f"{k}: {v}" for k, v in lxc_raw.wanted(ct)),
+                              (lxc_raw.edit(vmid, ct, cfg,
+                                            lxc_raw.lines_digest(conf.get("lxc"))),)))
     if have_gb < ct.disk_gb:
         changes.append(Change(f"{name}: rootfs size", f"{have_gb:g} GB", f"{ct.disk_gb} GB",
                               (grow(base, ct.disk_gb),)))
     if ct.snapshot and ct.snapshot not in f["snapshots"][vmid]:
         changes.append(Change(f"{name}: snapshot {ct.snapshot}", "missing", "taken",
                               (take_snapshot(base, ct.snapshot),)))
-    restart = restart_keys(f["pending"][vmid], diff, want, conf)
+    restart = restart_keys(f["pending"][vmid], diff, want, conf) + (
+        ["lxc.* lines"] if raw_change else [])  # read by LXC only when it starts
     desired_state = lxc.state_of(ct)
     if running and desired_state == "stopped":
         changes.append(Change(f"{name}: state", "running", "stopped",
@@ -344,7 +354,8 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
         else:
             changes.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
                                 "(lxc.defaults.restart_policy is never)")
-    if running and desired_state == "running":
+    restarted = changes and changes[-1].summary == f"{name}: restart"
+    if running and desired_state == "running" and not restarted:  # (a restart sets up anew)
         inner = inside_changes(vmid, ct, cfg, f)
         changes += inner
         changes.held += inner.held

@@ -479,15 +479,16 @@ def test_pve9_hosts_converged_with_their_own_values(fleet, work):
 
 
 def test_containers_made_by_the_first_apply(fleet, work):
-    """sb1's four containers: the template downloaded from the appliance index (checksum
-    checked), 900 created from it, 901 (two GPUs) and 902 cloned from 900's snapshot, 910
-    from 902's, with a bind mount of a Phoenix dataset; templates stopped, the service
-    running; the host's GPU init unit installed and enabled."""
+    """sb1's five containers: the template downloaded from the appliance index (checksum
+    checked), 900 created from it and set up, 901 (the GPU) and 902 cloned from 900's
+    snapshot, 910 from 902's with a bind mount of a Phoenix dataset, 953 from 901's;
+    templates stopped, the services running; the host's GPU init unit installed and
+    enabled."""
     sb1 = fleet[0]
     listing = sb1.ssh("pct list").stdout
     for row in (r"900\s+stopped\s+BaseTemplate", r"901\s+stopped\s+BaseTemplateGPU",
-                r"902\s+stopped\s+BaseTemplateDocker",
-                r"910\s+running\s+Portainer"):
+                r"902\s+stopped\s+BaseTemplateDocker", r"910\s+running\s+Portainer",
+                r"953\s+running\s+gpu-services-lxc"):
         assert re.search(row, listing), listing
     conf = dict(line.split(": ", 1) for line in sb1.ssh("pct config 910").stdout.splitlines())
     assert (conf["cores"], conf["memory"], conf["tags"], conf["features"]) == \
@@ -495,9 +496,13 @@ def test_containers_made_by_the_first_apply(fleet, work):
     assert conf["mp0"] == "/fastData/shared-bulk-data,mp=/data"
     assert "hwaddr=52:54:00:67:89:99" in conf["net0"] and "ip=10.0.0.99/24" in conf["net0"]
     assert conf["rootfs"] == "lxc-disks:subvol-910-disk-0,size=128G"  # grown from 32 GB
+    main = sb1.ssh("cat /etc/pve/lxc/910.conf").stdout.split("\n[")[0]
+    assert main.endswith("lxc.idmap: u 0 100000 65536\nlxc.idmap: g 0 100000 33\n"
+                         "lxc.idmap: g 33 33 1\nlxc.idmap: g 34 100034 65502\n"
+                         "lxc.apparmor.profile: unconfined\n"), main
     gpu = sb1.ssh("pct config 901").stdout
-    for i, dev in enumerate(("/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl",
-                             "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")):
+    for i, dev in enumerate(("/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm",
+                             "/dev/nvidia-uvm-tools")):
         assert f"dev{i}: {dev}\n" in gpu, gpu
     assert sb1.ssh("systemctl is-enabled nvidia-gpu-init.service").stdout.strip() == "enabled"
     assert "Before=pve-guests.service" in sb1.ssh(
@@ -513,41 +518,120 @@ def test_containers_made_by_the_first_apply(fleet, work):
     items = json.loads(status.stdout)["sb1"]["steps"]["lxc"]["items"]
     assert {k: v["result"] for k, v in items.items()} == {
         "900": "changed", "901": "changed", "902": "changed", "910": "changed",
-        "host": "changed"}, items
+        "953": "changed", "host": "changed"}, items
     got = sb1.ssh("sha512sum /fastData/shared-iso/template/cache/"
                   "debian-12-standard_12.7-1_amd64.tar.zst").stdout.split()[0]
     assert f"sha512sum: {got}" in sb1.ssh(
         "cat /var/lib/pve-manager/apl-info/download.proxmox.com").stdout
 
 
+def test_inside_the_running_containers(fleet, work):
+    """The started containers are real: pct exec shows each one's hostname, address, route,
+    mounts and processes; the setup results are there (the template's from its snapshot,
+    the service's own); the host reaches the service on the bridge; the GPU container's
+    userspace driver is the host's."""
+    sb1 = fleet[0]
+
+    def inside(vmid: int, command: str) -> str:
+        r = sb1.ssh(f"pct exec {vmid} -- sh -c '{command}'")
+        assert r.returncode == 0, (command, r.stdout, r.stderr)
+        return r.stdout
+
+    assert inside(910, "hostname").strip() == "Portainer"
+    assert "inet 10.0.0.99/24" in inside(910, "ip -4 addr show eth0")
+    assert "link/ether 52:54:00:67:89:99" in inside(910, "ip link show eth0")
+    assert "default via 10.0.0.1" in inside(910, "ip route")
+    sb1.ssh("echo from-the-host > /fastData/shared-bulk-data/phoenix-e2e.txt")
+    assert inside(910, "cat /data/phoenix-e2e.txt").strip() == "from-the-host"
+    assert " /data " in inside(910, "cat /proc/mounts")
+    assert inside(910, "ps -o pid= -p 1").strip() == "1"  # its own PID namespace
+    assert "base 1" in inside(910, "cat /etc/phoenix-base")  # 900's setup, via 902's snapshot
+    assert inside(910, "id -un phoenix-svc").strip() == "phoenix-svc"
+    assert sb1.ssh("curl -sf http://10.0.0.99:8080/").stdout.strip() == "Portainer"
+    driver = sb1.ssh("nvidia-smi --query-gpu=driver_version --format=csv,noheader").stdout
+    assert inside(953, "nvidia-smi --query-gpu=driver_version --format=csv,noheader") == driver
+    assert inside(953, "hostname").strip() == "gpu-services-lxc"
+    assert "inet 10.0.0.153/24" in inside(953, "ip -4 addr show eth0")
+    stopped = sb1.ssh("pct exec 900 -- true", check=False)
+    assert stopped.returncode == 255 and "CT 900 not running" in stopped.stderr
+
+
+def test_container_setup_undone_by_hand_is_run_again(fleet, work):
+    """A setup's result removed inside a running container: verify names the setup, apply
+    runs its script (and only that), the health check passes again."""
+    sb1 = fleet[0]
+    sb1.ssh("pct exec 910 -- rm /srv/www/index.html")
+    inv = make_inventory(work, hosts=["sb1"])
+    verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
+    assert verify.returncode == 2, verify.stdout[-2000:]
+    lxc = [s for s in report(verify)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
+    assert [c["summary"] for c in lxc["changes"]] == ["container 910 Portainer: setup sandbox_web"]
+    apply = phoenix("apply", inventory=inv, tmp=work)
+    assert apply.returncode == 0, apply.stdout[-2000:]
+    assert sb1.ssh("curl -sf http://10.0.0.99:8080/").stdout.strip() == "Portainer"
+    assert phoenix("verify", inventory=inv, tmp=work).returncode == 0
+
+
+def test_raw_lxc_lines_edited_by_hand_are_put_back(fleet, work):
+    """A raw line removed from the config file by hand: verify names the raw lines and the
+    restart they need; apply writes them back (the file's other keys kept, the old file
+    backed up) and reboots the container once."""
+    sb1 = fleet[0]
+    sb1.ssh("sed -i '/^lxc.apparmor.profile/d' /etc/pve/lxc/910.conf")
+    inv = make_inventory(work, hosts=["sb1"])
+    verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
+    assert verify.returncode == 2, verify.stdout[-2000:]
+    lxc = [s for s in report(verify)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
+    assert [c["summary"] for c in lxc["changes"]] == [
+        "container 910 Portainer: raw lxc lines", "container 910 Portainer: restart"]
+    apply = phoenix("apply", inventory=inv, tmp=work)
+    assert apply.returncode == 0, apply.stdout[-2000:]
+    conf = sb1.ssh("cat /etc/pve/lxc/910.conf").stdout
+    assert "lxc.apparmor.profile: unconfined\n" in conf and "cores: 6\n" in conf
+    backups = sb1.ssh("grep -rL apparmor /var/lib/phoenix_remote/backups/*/etc/pve/lxc/"
+                      ).stdout.split()
+    assert any(b.split("/")[-1].startswith("910.conf") for b in backups), backups
+    assert sb1.ssh("pct status 910").stdout.strip() == "status: running"
+    assert sb1.ssh("curl -sf http://10.0.0.99:8080/").stdout.strip() == "Portainer"
+    assert phoenix("verify", inventory=inv, tmp=work).returncode == 0
+
+
 def test_container_drift_repaired_without_recreating(fleet, work):
-    """Cores and features changed by hand: verify names them, apply sets back only those
-    keys (features wait for a restart on a running container: one reboot), nothing is made
-    again."""
+    """Cores, memory, net0, features and a mount point changed by hand: verify names them,
+    apply sets back only those keys (features and the changed mount point wait for a
+    restart on a running container: one reboot, after which its setup runs again), nothing
+    is made again."""
     sb1 = fleet[0]
     volume = "quickOS/lxc-disks/subvol-910-disk-0"
     created = sb1.ssh(f"zfs get -H -o value creation {volume}").stdout
-    # keyctl set while stopped (so it is current, not pending), then started again
-    sb1.ssh("pct shutdown 910 && pct set 910 --cores 4 --features nesting=1,keyctl=1 && "
+    # set while stopped (so they are current, not pending), then started again
+    sb1.ssh("pct shutdown 910 && pct set 910 --cores 4 --memory 1024 --features "
+            "nesting=1,keyctl=1 --net0 name=eth0,bridge=vmbr0,ip=10.0.0.98/24,gw=10.0.0.1,"
+            "hwaddr=52:54:00:67:89:99 --mp0 /fastData/shared-bulk-data,mp=/mnt/other && "
             "pct start 910")
+    assert "10.0.0.98/24" in sb1.ssh("pct exec 910 -- ip -4 addr show eth0").stdout
     inv = make_inventory(work, hosts=["sb1"])
     listing = subprocess.run([sys.executable, "-m", "phoenix_remote", "lxc", "list", "--json",
                               "-i", str(inv), "--known-hosts", str(work / "known_hosts")],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert listing.returncode == 2, listing.stderr
     rows = {r["vmid"]: r for r in json.loads(listing.stdout)}
-    assert rows[910]["drift"] == ["container 910 Portainer: cores, features",
-                                  "container 910 Portainer: restart"]
+    drift = ["container 910 Portainer: cores, memory, net0, features, mp0",
+             "container 910 Portainer: restart"]
+    assert rows[910]["drift"] == drift
     assert rows[900]["drift"] == [] and rows[900]["owner"] == "phoenix"
     verify = phoenix("verify", inventory=inv, tmp=work, json_out=True)
     assert verify.returncode == 2, verify.stdout[-2000:]
     lxc = [s for s in report(verify)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
-    assert [c["summary"] for c in lxc["changes"]] == [
-        "container 910 Portainer: cores, features", "container 910 Portainer: restart"]
+    assert [c["summary"] for c in lxc["changes"]] == drift
     apply = phoenix("apply", inventory=inv, tmp=work, json_out=True)
     assert apply.returncode == 0, apply.stdout[-2000:]
     conf = sb1.ssh("pct config 910 --current").stdout
-    assert "cores: 6" in conf and "features: nesting=1\n" in conf
+    assert "cores: 6" in conf and "features: nesting=1\n" in conf and "memory: 32768" in conf
+    assert "mp0: /fastData/shared-bulk-data,mp=/data\n" in conf
+    assert "inet 10.0.0.99/24" in sb1.ssh("pct exec 910 -- ip -4 addr show eth0").stdout
+    assert " /data " in sb1.ssh("pct exec 910 -- cat /proc/mounts").stdout
+    assert sb1.ssh("curl -sf http://10.0.0.99:8080/").stdout.strip() == "Portainer"
     assert "pve:pending" not in sb1.ssh("cat /etc/pve/nodes/*/lxc/910.conf").stdout
     assert sb1.ssh("pct status 910").stdout.strip() == "status: running"
     assert sb1.ssh(f"zfs get -H -o value creation {volume}").stdout == created
@@ -598,7 +682,7 @@ def test_template_from_a_url_is_checked_before_use(fleet, work):
                 "templates": {"web": {"file": "debian-12-web.tar.zst", "storage": "shared-iso",
                                       "url": url, "checksum": checksum,
                                       "checksum_algorithm": "sha256"}},
-                "containers": {"900": {"template": "web"}}}
+                "containers": {"900": {"template": "web", "setup": []}}}
         return edit
     bad = phoenix("apply", inventory=make_inventory(work, hosts=["sb3"],
                                                     edit=with_checksum("0" * 64)),

@@ -365,7 +365,8 @@ CONTAINERS = [
     "          '902': {setup: []}",
     "          '910': {setup: [sandbox_web], mounts: {mp0: {dataset: fastData/shared-bulk-data, "
     "path: /data}}, health_check: {command: 'curl -sf http://127.0.0.1:8080/', retries: 10, "
-    "interval_s: 1}}",
+    "interval_s: 1}, idmap: ['u 0 100000 65536', 'g 0 100000 33', 'g 33 33 1', "
+    "'g 34 100034 65502'], raw_lxc: ['lxc.apparmor.profile: unconfined']}",
     "          '953': {gpus: [0], setup: []}",
     "    containers: [900, 901, 902, 910, 953]",
 ]

@@ -227,8 +227,10 @@ def pct(args):
         opts, _ = options(args, f"GET {LXC}/config", ("node", "vmid"))
         conf = call(f"GET {LXC}/config", pvelxc.config_get, {**base, **opts})
         for k, v in sorted(conf.items()):
-            if k != "digest":
+            if k not in ("digest", "lxc"):
                 print(f"{k}: {v}")
+        for k, v in conf.get("lxc", []):  # raw lines, as pct config prints them
+            print(f"{k}: {v}")
     elif cmd == "status":
         print(f"status: {call(f'GET {LXC}/status/current', pvelxc.status_current, base)['status']}")
     elif cmd in PCT_TASKS:

@@ -66,9 +66,37 @@ def join_prop(values, first=("", "name")):
     return ",".join(head + [f"{k}={v}" for k, v in sorted(values.items()) if k not in first])
 
 
-def digest_of(conf):
-    text = "".join(f"{k}: {v}\n" for k, v in sorted(conf.items()))
-    return hashlib.sha1(text.encode()).hexdigest()
+def conf_path(vmid):
+    return os.path.join(ps.ETC_PVE, "nodes", ps.node_name(), "lxc", f"{vmid}.conf")
+
+
+def digest_of(vmid):
+    """PVE's digest of a container's config: the SHA-1 of its file."""
+    try:
+        with open(conf_path(vmid), "rb") as f:
+            return hashlib.sha1(f.read()).hexdigest()
+    except FileNotFoundError:
+        return hashlib.sha1(b"").hexdigest()
+
+
+RAW = re.compile(r"^(lxc\.[a-z0-9_\-.]+)(:|\s*=)\s*(.*?)\s*$")
+
+
+def raw_lines(vmid):
+    """The main section's lxc.* lines of the file as [[key, value], ...]: only an edit of
+    the file sets them (the API cannot), so the file is where they live."""
+    out = []
+    try:
+        with open(conf_path(vmid)) as f:
+            for line in f:
+                if line.startswith("["):
+                    break
+                m = RAW.match(line)
+                if m:
+                    out.append([m.group(1), m.group(3)])
+    except FileNotFoundError:
+        pass
+    return out
 
 
 def gb(size):
@@ -87,8 +115,12 @@ def render(s):
     """/etc/pve/lxc/<vmid>.conf for every container, as pct.conf(5) has it."""
     d = os.path.join(ps.ETC_PVE, "nodes", ps.node_name(), "lxc")
     os.makedirs(d, exist_ok=True)
+    link = os.path.join(ps.ETC_PVE, "lxc")  # as pmxcfs shows this node's directory
+    if not os.path.islink(link):
+        os.symlink(f"nodes/{ps.node_name()}/lxc", link)
     for vmid, ct in _cts(s).items():
         lines = [f"{k}: {v}" for k, v in sorted(ct["conf"].items())]
+        lines += [f"{k}: {v}" for k, v in raw_lines(vmid)]
         if ct["pending"]:
             lines += ["", "[pve:pending]"] + [f"{k}: {v}" for k, v in sorted(ct["pending"].items())]
         for name, snap in ct["snapshots"].items():
@@ -240,7 +272,8 @@ def config_get(p):
         conf = dict(ct["snapshots"][p["snapshot"]]["conf"])
     elif p.get("current") != "1":  # pending values, as load_current_config gives them
         conf.update({k: v for k, v in ct["pending"].items() if k != "delete"})
-    return {**_view(conf), "digest": digest_of(ct["conf"])}
+    raw = {"lxc": raw_lines(p["vmid"])} if raw_lines(p["vmid"]) and not p.get("snapshot") else {}
+    return {**_view(conf), **raw, "digest": digest_of(p["vmid"])}
 
 
 def pending_get(p):
@@ -405,8 +438,9 @@ def create(p, task):
                     conf[k] = _normalise(k, v, vmid, st, n)
                     n += k.startswith("mp")
                 root = _volume_dir(st, split_prop(conf["rootfs"])[""])
-                # as PVE::LXC::Create unpacks: the archive's device nodes are left out
-                untar = subprocess.run(["tar", "--zstd", "-xpf", archive, "-C", root,
+                # as PVE::LXC::Create unpacks: compression by the archive's kind, its
+                # device nodes left out
+                untar = subprocess.run(["tar", "-xpf", archive, "-C", root,
                                         "--numeric-owner", "--anchored", "--exclude=./dev/*"],
                                        capture_output=True, text=True)
                 if untar.returncode:
@@ -462,7 +496,7 @@ def config_put(p):
     vmid = p["vmid"]
     with ps.State() as s:
         ct = _need(s, vmid)
-        if "digest" in p and p["digest"] != digest_of(ct["conf"]):
+        if "digest" in p and p["digest"] != digest_of(vmid):
             raise ps.Fail(500, "detected modified configuration - file changed by other user? "
                                "Try again.")
         keys = {k: v for k, v in p.items() if k not in KEYS_NOT_IN_CONF}
