@@ -7,7 +7,7 @@ HOSTS     ?= 3
 PVE       ?= 8
 SB        := tests/sandbox
 
-.PHONY: install lock test unit lint demo sandbox sandbox-down bench clean
+.PHONY: install lock test unit lint demo sandbox sandbox-down bench bench-apply bench-lxc clean
 
 # Exact versions come from requirements.lock (pip constraints); pyproject keeps the ranges.
 $(BIN)/phoenix: pyproject.toml requirements.lock
@@ -50,8 +50,14 @@ sandbox-demo-host: install
 	$(BIN)/python -m tests.sandbox purge 1
 	$(BIN)/python -m tests.sandbox up 1
 
-bench: install
+bench: install ## phoenix verify vs pyinfra --dry vs ansible --check, 1 and BENCH_HOSTS hosts
+	$(BIN)/python bench/compare.py $(or $(BENCH_HOSTS),20) $(or $(BENCH_REPS),3)
+
+bench-apply: install ## first/second apply and verify at 1 and BENCH_HOSTS hosts
 	$(BIN)/python bench/verify_fleet.py $(or $(BENCH_HOSTS),20)
+
+bench-lxc: install ## the sandbox's containers on 1 and BENCH_HOSTS hosts (default 5)
+	$(BIN)/python bench/lxc_fleet.py $(or $(BENCH_HOSTS),5)
 
 clean: sandbox-down
 	rm -rf $(VENV) .sandbox

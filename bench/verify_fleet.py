@@ -88,13 +88,18 @@ def probe_commands(inv: Path) -> list[str]:
     return list(dict.fromkeys(c for s in STEPS for c in s.commands(cfg).values()))
 
 
-def main(n: int) -> int:
-    work = Path(tempfile.mkdtemp(prefix="phoenix-bench-"))
+def fresh_hosts(n: int) -> list[dict]:
+    """Hosts sb1..sbN factory-fresh (the sandbox stopped, their disks deleted) and started."""
     lab.down()
     for i in range(1, n + 1):
         lab.purge(i)
     lab.up(n)
-    hosts = lab.describe(list(range(1, n + 1)))
+    return lab.describe(list(range(1, n + 1)))
+
+
+def main(n: int) -> int:
+    work = Path(tempfile.mkdtemp(prefix="phoenix-bench-"))
+    hosts = fresh_hosts(n)
     names = [h["name"] for h in hosts]
     (work / "one").mkdir()
     (work / "all").mkdir()

@@ -123,6 +123,9 @@ cat > "$R/etc/ssh/sshd_config.d/10-sandbox.conf" <<'SSHD'
 PermitRootLogin prohibit-password
 UseDNS no
 MaxStartups 100:30:200
+# each connection and each command it runs in the journal ("Starting session: command"):
+# what the benchmark counts on the hosts
+LogLevel VERBOSE
 SSHD
 
 D=$R/usr/lib/systemd/system

@@ -11,6 +11,7 @@ refused with Getopt::Long's warning and PVE's "400 unable to parse option"."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -37,6 +38,10 @@ def options(args, key, positional=()):
             i += 1
             continue
         word, eq, value = a.lstrip("-").partition("=")
+        indexed = re.fullmatch(r"([a-z]+)(\d+)", word)  # net0 for the schema's net[n]
+        if indexed and f"{indexed.group(1)}[n]" in props:
+            props = {**props, word: props[f"{indexed.group(1)}[n]"]}
+            names = sorted({*names, word})
         matches = [n for n in names if n == word] or [n for n in names if n.startswith(word)]
         if len(matches) != 1:
             what = (f"Option {word} is ambiguous ({', '.join(matches)})" if matches
