@@ -71,7 +71,7 @@ def command_for(tool: str, inv: dict, work: Path, bin_dir: Path, tag: str) -> li
                 str(inv["phoenix"]), "--known-hosts", str(work / "known_hosts"),
                 "--log-dir", str(work / "logs")]
     if tool == "pyinfra":
-        return [str(bin_dir / "pyinfra"), "-y", "--dry", "--parallel", "20",
+        return [str(bin_dir / "pyinfra"), "--dry", "--parallel", "20",
                 str(inv["pyinfra"]), str(PEERS / "pyinfra_deploy.py")]
     return [str(bin_dir / "ansible-playbook"), "--check", "-f", "20", "-i",
             str(inv["ansible"]), str(PEERS / "playbook.yml")]
@@ -100,9 +100,11 @@ def counted_on_hosts(names: list[str], since: float) -> dict[str, int]:
     `since`."""
     out = {"contacted": 0, "connections": 0, "commands": 0, "api": 0}
     for name in names:
-        log = lab.fleet("exec", int(name[2:]), "journalctl", "-o", "cat", "--no-pager",
-                        f"--since=@{since:.3f}", "-u", "ssh", "-u", "pveproxy",
-                        check=False).stdout
+        # by sshd's identifier, not its unit: after PAM opens the session, journald files
+        # a connection's lines under session-N.scope
+        log = "".join(lab.fleet("exec", int(name[2:]), "journalctl", "-o", "cat", "--no-pager",
+                                f"--since=@{since:.3f}", *match, check=False).stdout
+                      for match in (("-t", "sshd", "-t", "sshd-session"), ("-u", "pveproxy")))
         connections = log.count("Accepted publickey for root")
         out["contacted"] += connections > 0
         out["connections"] += connections
@@ -114,6 +116,9 @@ def counted_on_hosts(names: list[str], since: float) -> dict[str, int]:
 def run_tool(tool: str, argv: list[str], names: list[str], env: dict) -> dict:
     time.sleep(1.1)  # journal timestamps: keep runs apart
     since = time.time()
+    # Ansible multiplexes each host's commands over one connection (ControlPersist); each
+    # run gets its own control directory, so that it starts cold as the others do
+    env = {**env, "ANSIBLE_SSH_CONTROL_PATH_DIR": tempfile.mkdtemp(prefix="ansible-cp-")}
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     in0, t0 = host_cpu_s(names), time.monotonic()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,

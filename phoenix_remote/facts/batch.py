@@ -30,11 +30,22 @@ class Out:
         return self.code == 0
 
 
+LANES = 4  # commands run in this many concurrent lanes on the host
+
+
 def script_for(commands: Mapping[str, str]) -> str:
+    """The batch: commands dealt round-robin to LANES concurrent lanes (process
+    substitutions, each one sequential); their output read lane by lane, so lines never
+    interleave and nothing is written to the host's disk."""
+    lanes: list[list[str]] = [[] for _ in range(min(LANES, len(commands)) or 1)]
+    for i, (name, cmd) in enumerate(commands.items()):
+        lanes[i % len(lanes)].append(
+            f"out=$( ( {cmd} ) 2>/dev/null | base64 -w0; exit ${{PIPESTATUS[0]}} ); "
+            f"printf '%s\\t%s\\t%s\\n' {name} $? \"$out\"")
     lines = [PATH, "exec 3<&0 </dev/null"]
-    for name, cmd in commands.items():
-        lines.append(f"out=$( ( {cmd} ) 2>/dev/null | base64 -w0; exit ${{PIPESTATUS[0]}} ); "
-                     f"printf '%s\\t%s\\t%s\\n' {name} $? \"$out\"")
+    for i, lane in enumerate(lanes):
+        lines.append(f"exec {i + 4}< <(\n" + "\n".join(lane) + "\n)")
+    lines.append("; ".join(f"cat <&{i + 4}" for i in range(len(lanes))))
     return "\n".join(lines) + "\n"
 
 
