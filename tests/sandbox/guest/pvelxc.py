@@ -166,9 +166,15 @@ def _allocate(s, sid, vmid, n, size_gb):
 
 
 def _volume_dir(s, volid):
-    """The host directory of a container volume `storage:name` (zfspool subvols only)."""
+    """The host directory of a container volume `storage:name`: a zfspool subvol's
+    mountpoint, or for a raw image on a directory storage (which PVE formats and mounts)
+    a directory beside it, `<image>.rootfs`."""
     sid, _, name = volid.partition(":")
     cfg = s["storage"].get(sid, {})
+    if cfg.get("type") == "dir":
+        path = os.path.join(cfg["path"], "images", name) + ".rootfs"
+        os.makedirs(path, exist_ok=True)
+        return path
     if cfg.get("type") != "zfspool":
         raise ps.Fail(500, f"sandbox: container volumes on {cfg.get('type')} storage hold "
                            "no files here")
