@@ -337,25 +337,24 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
     restart = restart_keys(f["pending"][vmid], diff, want, conf) + (
         ["lxc.* lines"] if raw_change else [])  # read by LXC only when it starts
     desired_state = lxc.state_of(ct)
+    restarted = False  # a restart sets up and checks anew
     if running and desired_state == "stopped":
         changes.append(Change(f"{name}: state", "running", "stopped",
                               (status(base, "shutdown"),)))
-    elif not running and desired_state == "running":  # then set up and checked anew
+    elif not running and desired_state == "running":
         changes.append(Change(f"{name}: state", "stopped", "running",
                               (status(base, "start"),
-                               *lxc_inside.setup_runs(vmid, ct, cfg, f["driver"]),
-                               *lxc_inside.health_run(vmid, ct, f["driver"]))))
+                               *lxc_inside.after_start(vmid, ct, cfg, f["driver"]))))
     elif running and restart:
         if lxc.defaults.restart_policy == "when-needed":
+            restarted = True
             changes.append(Change(f"{name}: restart", "pending: " + ", ".join(restart),
                                   "applied by one reboot", (status(base, "reboot"),
-                                  *lxc_inside.setup_runs(vmid, ct, cfg, f["driver"]),
-                                  *lxc_inside.health_run(vmid, ct, f["driver"]))))
+                                  *lxc_inside.after_start(vmid, ct, cfg, f["driver"]))))
         else:
             changes.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
                                 "(lxc.defaults.restart_policy is never)")
-    restarted = changes and changes[-1].summary == f"{name}: restart"
-    if running and desired_state == "running" and not restarted:  # (a restart sets up anew)
+    if running and desired_state == "running" and not restarted:
         inner = inside_changes(vmid, ct, cfg, f)
         changes += inner
         changes.held += inner.held

@@ -16,7 +16,7 @@ from phoenix_remote.config.lxc import ContainerConfig
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Run
 from phoenix_remote.facts.batch import Out
-from phoenix_remote.host.shell import quote
+from phoenix_remote.host.shell import sh
 
 HOST_DRIVER = "nvidia-smi --query-gpu=driver_version --format=csv,noheader"
 DRIVER_CHECK = (HOST_DRIVER + ' 2>/dev/null | head -n 1 | grep -qxF "$PHOENIX_NVIDIA_DRIVER"')
@@ -72,11 +72,16 @@ def commands(cfg: HostConfig) -> dict[str, str]:
         if not probed(vmid, cfg):
             continue
         ct = lxc.container(vmid)  # type: ignore[union-attr]
-        argv = ["pct", "exec", str(vmid), "--", *env_argv(vmid, ct, "@DRIVER@"),
-                "sh", "-c", PROBE, "phoenix-check", *checks_of(ct, cfg).values()]
-        line = quote(argv).replace("@DRIVER@", '"$drv"')
+        argv = ["pct", "exec", str(vmid), "--", *env_argv(vmid, ct, ""), "sh", "-c", PROBE,
+                "phoenix-check", *checks_of(ct, cfg).values()]
+        # the driver's value is the host's, read by this same command (setup_env may not
+        # name PHOENIX_ variables: the schema)
+        i = argv.index("PHOENIX_NVIDIA_DRIVER=")
+        driver = 'PHOENIX_NVIDIA_DRIVER="$drv"' if ct.gpus else "PHOENIX_NVIDIA_DRIVER=''"
+        line = sh(" ".join(["{}"] * i + [driver] + ["{}"] * (len(argv) - i - 1)),
+                  *argv[:i], *argv[i + 1:])
         out[f"inside_{vmid}"] = (f'drv=$({HOST_DRIVER} 2>/dev/null | head -n 1); {line}'
-                                 if ct.gpus else line.replace('"$drv"', "''"))
+                                 if ct.gpus else line)
     if lxc and any(lxc.container(v).gpus for v in cfg.containers):
         out["host_driver"] = f"{HOST_DRIVER} | head -n 1"
     return out
@@ -122,3 +127,9 @@ def health_run(vmid: int, ct: ContainerConfig, driver: str) -> list[Run]:
                 timeout=h.retries * (h.interval_s + 60),
                 title=f"pct exec {vmid}: health check `{h.command}`, {h.retries} tries "
                       f"{h.interval_s} s apart")]
+
+
+def after_start(vmid: int, ct: ContainerConfig, cfg: HostConfig, driver: str) -> list[Run]:
+    """What follows a (re)start of a running container: its setups (guarded) and its
+    health check, since what they started did not survive the restart."""
+    return setup_runs(vmid, ct, cfg, driver) + health_run(vmid, ct, driver)

@@ -278,7 +278,8 @@ def config_get(p):
         conf = dict(ct["snapshots"][p["snapshot"]]["conf"])
     elif p.get("current") != "1":  # pending values, as load_current_config gives them
         conf.update({k: v for k, v in ct["pending"].items() if k != "delete"})
-    raw = {"lxc": raw_lines(p["vmid"])} if raw_lines(p["vmid"]) and not p.get("snapshot") else {}
+    lines = [] if p.get("snapshot") else raw_lines(p["vmid"])
+    raw = {"lxc": lines} if lines else {}
     return {**_view(conf), **raw, "digest": digest_of(p["vmid"])}
 
 
