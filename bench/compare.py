@@ -65,7 +65,7 @@ def peer_inventories(hosts: list[dict], work: Path, tag: str) -> dict[str, Path]
     return {"pyinfra": pyinfra, "ansible": ansible, "names": names}  # type: ignore[dict-item]
 
 
-def command_for(tool: str, inv: dict, work: Path, bin_dir: Path, tag: str) -> list[str]:
+def command_for(tool: str, inv: dict, work: Path, bin_dir: Path) -> list[str]:
     if tool == "phoenix":
         return [sys.executable, "-m", "phoenix_remote", "verify", "--json", "-i",
                 str(inv["phoenix"]), "--known-hosts", str(work / "known_hosts"),
@@ -184,7 +184,7 @@ def main(n: int, reps: int) -> int:
         inv = peer_inventories(hosts[:k], work, tag)
         (work / tag).mkdir()
         inv["phoenix"] = make_inventory(work / tag, hosts=inv["names"], edit=no_containers)
-        sets[k] = {t: (command_for(t, inv, work, bin_dir, tag), inv["names"], env)
+        sets[k] = {t: (command_for(t, inv, work, bin_dir), inv["names"], env)
                    for t in TOOLS}
     print(f"peers: {versions['pyinfra']}, {versions['ansible']}")
     print("honesty check on 1 host:")

@@ -15,6 +15,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from tests.sandbox import lab
+
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ["/etc/modprobe.d/blacklist.conf", "/etc/logrotate.d/proxmox_setup", "/etc/exports",
          "/etc/samba/smb.conf", "/etc/sudoers.d/heads", "/etc/chrony/conf.d/phoenix.conf"]
@@ -22,9 +24,7 @@ SERVICES = ["smbd", "nfs-server", "chrony", "ssh"]
 
 
 def read_on(address: str, key: Path, path: str) -> bytes | None:
-    r = subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                        "-i", str(key), f"root@{address}", f"cat {path}"],
+    r = subprocess.run(["ssh", *lab.SSH_OPTS, "-i", str(key), f"root@{address}", "cat", path],
                        capture_output=True, timeout=60)
     return r.stdout if r.returncode == 0 else None
 
