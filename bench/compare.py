@@ -220,7 +220,7 @@ def report(results: dict, n: int) -> None:
         print(f"{label:34}" + "".join(f"{f(t):>14.2f}" for t in TOOLS))
     # the hosts share this machine's 2 cores: their CPU (mostly the sandbox's Python
     # stand-ins) is part of every wall time above; taken out, what is left is the tool's
-    print(f"{n} hosts, wall minus the hosts' CPU / 2 cores (s)".ljust(34) + "".join(
+    print(f"{n} hosts, wall - hosts' CPU/2 (s)".ljust(34) + "".join(
         f"{max(med(t, n, 'wall') - med(t, n, 'host_cpu') / 2, 0):>14.2f}" for t in TOOLS))
     for k in (1, n):
         p = med("phoenix", k, "wall")
