@@ -36,7 +36,10 @@ fi
 mkdir -p -- "$(dirname -- "$backup")"
 cp -- "$f" "$backup"
 tmp="$f.tmp.$$"
-awk -v new="$lines" '
+# the lines reach awk through its environment: `awk -v` would expand backslash escapes
+# (a literal \n would become a line of its own; \040 in a mount entry would be changed)
+PHOENIX_RAW_LINES="$lines" awk '
+BEGIN { new = ENVIRON["PHOENIX_RAW_LINES"] }
 function flush() { if (new != "") print new; flushed = 1 }
 !flushed && /^\[/ { flush(); print ""; print; next }
 !flushed && /^lxc\./ { next }

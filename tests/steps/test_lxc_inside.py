@@ -3,7 +3,10 @@ machine's sh and awk (pct exec only adds the container around it), and the probe
 commands and parsing."""
 
 import hashlib
+import shutil
 import subprocess
+
+import pytest
 
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.steps import lxc_inside, lxc_raw
@@ -101,3 +104,42 @@ def test_raw_lines_are_not_written_when_they_changed_since_the_probe(tmp_path):
     r = raw_edit(tmp_path, hashlib.sha1(b"").hexdigest(), "lxc.apparmor.profile: unconfined")
     assert r.returncode == 1 and "changed since phoenix read them" in r.stderr
     assert conf.read_text() == "cores: 6\nlxc.apparmor.profile: someone-else\n"
+
+
+HOSTILE_LINES = [
+    r"lxc.mount.entry: /fastData/my\040share srv/share none bind,create=dir 0 0",
+    r"lxc.apparmor.raw: deny /x\ny/** rw, # not a new line",
+    "lxc.environment: A=\"q'uo\"te\" & 100% %s %d \\\\ \\t",
+    r"lxc.cgroup2.devices.allow: c 195:* rwm \& \1 $0 ${x}",
+]
+
+
+@pytest.mark.parametrize("awk", ["mawk", "gawk"])
+def test_raw_lines_reach_the_file_byte_exact_with_either_awk(awk, tmp_path):
+    """The real edit script, run by mawk (Debian's default) and by gawk: backslashes,
+    quotes, & and % arrive as written, each declared line stays one line."""
+    real = shutil.which(awk)
+    assert real, f"{awk} is installed by tests/sandbox/prereqs.sh"
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "awk").symlink_to(real)
+    conf = tmp_path / "910.conf"
+    conf.write_text("cores: 6\nhostname: Portainer\n")
+    r = subprocess.run(["sh", "-c", RAW_TEST, "phoenix-raw-lxc", "910", "new",
+                        "\n".join(HOSTILE_LINES), str(tmp_path / "backups")],
+                       capture_output=True, text=True, timeout=30,
+                       env={"PATH": f"{bindir}:/usr/bin:/bin", "PVE_LXC": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert conf.read_text() == "cores: 6\nhostname: Portainer\n" + "".join(
+        line + "\n" for line in HOSTILE_LINES)
+    # the probe's digest of those lines (as the API lists them) matches the file: a second
+    # edit with it goes through and leaves the file as it is
+    listed = [[k.strip(), v.strip()] for k, _, v in (ln.partition(":") for ln in HOSTILE_LINES)]
+    before = conf.read_text()
+    again = subprocess.run(["sh", "-c", RAW_TEST, "phoenix-raw-lxc", "910",
+                            lxc_raw.lines_digest(listed), "\n".join(HOSTILE_LINES),
+                            str(tmp_path / "backups")], capture_output=True, text=True,
+                           timeout=30, env={"PATH": f"{bindir}:/usr/bin:/bin",
+                                            "PVE_LXC": str(tmp_path)})
+    assert again.returncode == 0, again.stderr
+    assert conf.read_text() == before
