@@ -120,7 +120,7 @@ class Lxc:
     def plan(self, f: LxcFacts, cfg: HostConfig) -> Plan:
         lxc = cfg.config.lxc
         assert lxc is not None
-        mounts = {d: cfg.config.zfs.mountpoint(d) for d in cfg.config.zfs.dataset_paths()}
+        mounts = mounts_of(cfg)
         plan = Plan(gpu_unit_changes(f) if uses_gpus(cfg) else [])
         fetched: set[str] = set()
         for vmid in lxc.in_order(cfg.containers):
@@ -185,6 +185,11 @@ def by_container(changes: list[Change]) -> dict[int | None, list[str]]:
     return out
 
 
+def mounts_of(cfg: HostConfig) -> dict[str, str]:
+    """Each dataset's host path (the ZFS mountpoint rule), as bind mounts name it."""
+    return {d: cfg.config.zfs.mountpoint(d) for d in cfg.config.zfs.dataset_paths()}
+
+
 def uses_gpus(cfg: HostConfig) -> bool:
     lxc = cfg.config.lxc
     return lxc is not None and any(lxc.container(v).gpus for v in cfg.containers)
@@ -222,11 +227,15 @@ def check_owner(vmid: int, ct: ContainerConfig, guest: pve.Record, node: str) ->
                           "migrate it back or assign it to that host")
 
 
-def split_root(keys: dict[str, str], root: bool) -> tuple[dict[str, str], dict[str, str]]:
-    """(keys the API takes from this principal, keys that need `pct set` as root)."""
+def split_root(keys: dict[str, str], root: bool, old: pve.Record | dict[str, str],
+               unprivileged: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """(keys the API takes from this principal, keys that need `pct set` as root); `old`
+    is the config the change starts from (empty for a new container)."""
     if root:
         return keys, {}
-    later = {k: v for k, v in keys.items() if needs_root(k, v)}
+    later = {k: v for k, v in keys.items()
+             if needs_root(k, v, None if old.get(k) is None else str(old.get(k)),
+                           unprivileged)}
     return {k: v for k, v in keys.items() if k not in later}, later
 
 
@@ -260,7 +269,7 @@ def new_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[st
     base = f"/nodes/{node}/lxc"
     actions: list[Action] = []
     if ct.template:
-        api_keys, as_root = split_root(want, f["root"])
+        api_keys, as_root = split_root(want, f["root"], {}, lxc.unprivileged_of(ct))
         actions.append(Api("POST", base, {
             "vmid": vmid, "ostemplate": lxc.templates[ct.template].volid,
             "rootfs": f"{storage}:{ct.disk_gb}", "unprivileged": lxc.unprivileged_of(ct),
@@ -276,8 +285,10 @@ def new_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[st
         actions.append(Api("POST", f"{base}/{ct.clone.vmid}/clone", {
             "newid": vmid, "hostname": ct.hostname, "snapname": ct.clone.snapshot,
             "storage": storage, "full": True}, wait_task=True))
+        # a clone starts with its source's config: the change is from the source's values
         api_keys, as_root = split_root({k: v for k, v in want.items() if k != "hostname"},
-                                       f["root"])
+                                       f["root"], lxc.desired_keys(src, mounts_of(cfg)),
+                                       lxc.unprivileged_of(ct))
         actions.append(Api("PUT", f"{base}/{vmid}/config", {**api_keys, "tags": TAG}))
         if ct.disk_gb > src.disk_gb:
             actions.append(grow(f"{base}/{vmid}", ct.disk_gb))
@@ -314,7 +325,7 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
     running = f["status"][vmid] == "running"
     diff = {k: v for k, v in want.items() if differs(k, conf.get(k), v)}
     if diff:
-        api_keys, as_root = split_root(diff, f["root"])
+        api_keys, as_root = split_root(diff, f["root"], conf, lxc.unprivileged_of(ct))
         actions: list[Action] = [Api("PUT", f"{base}/config",
                                      {**api_keys, "digest": conf["digest"]})] if api_keys else []
         actions += pct_set(vmid, as_root)

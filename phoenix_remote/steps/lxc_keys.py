@@ -55,14 +55,26 @@ def size_gb(text: str) -> float:
     return float(m.group(1)) * scale[m.group(2)]
 
 
-def needs_root(key: str, value: str) -> bool:
-    """Settings PVE lets only root@pam make (PVE::LXC::check_ct_modify_config_perm): bind
-    mounts, device passthrough, feature flags other than nesting."""
-    if re.fullmatch(r"mp\d+", key):
+def needs_root(key: str, value: str, old: str | None = None, unprivileged: bool = True) -> bool:
+    """Whether PVE lets only root@pam make this change (pve-container's
+    check_ct_modify_config_perm): a mount point that is not a volume (bind or device),
+    device passthrough, and feature flags: any change on a privileged container; on an
+    unprivileged one any flag but nesting that differs between the old value and the new
+    (so removing a hand-added keyctl=1 needs root as much as adding it)."""
+    if re.fullmatch(r"mp\d+|rootfs", key):
         return split_prop(value).get("", "").startswith("/")
-    if key == "features":
-        return any(k != "nesting" for k in split_prop(value))
-    return bool(re.fullmatch(r"dev\d+", key))
+    if re.fullmatch(r"dev\d+", key):
+        return True
+    if key != "features":
+        return False
+    if not unprivileged:
+        return True
+    new = split_prop(value)
+    if old:
+        before = split_prop(old)
+        return any(before.get(k, "") != new.get(k, "") for k in set(before) | set(new)
+                   if k != "nesting")
+    return bool(new) and set(new) != {"nesting"}
 
 
 def takes_restart(key: str, existed: bool) -> bool:

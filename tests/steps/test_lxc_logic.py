@@ -52,6 +52,19 @@ def test_root_only_and_restart_rules():
     assert takes_restart("nameserver", True)
 
 
+@pytest.mark.parametrize("new,old,unprivileged,root", [
+    ("nesting=1", None, True, False),  # a new container with nesting alone
+    ("nesting=1,keyctl=0", None, True, True),  # any other flag at creation
+    ("nesting=1", "nesting=1,keyctl=1", True, True),  # removing keyctl is a change of it
+    ("nesting=0,keyctl=1", "nesting=1,keyctl=1", True, False),  # only nesting changed
+    ("nesting=1,keyctl=1", "keyctl=1", True, False),
+    ("nesting=1", "nesting=0", False, True),  # a privileged container: any feature change
+])
+def test_feature_changes_that_need_root_follow_pve(new, old, unprivileged, root):
+    """pve-container's check_ct_modify_config_perm decides from the old and the new value."""
+    assert needs_root("features", new, old, unprivileged) is root
+
+
 def test_restart_keys_know_a_pending_change_set_back():
     want = {"features": "nesting=1", "cores": "2", "nameserver": "1.1.1.1"}
     pending = [{"key": "features", "value": "nesting=1", "pending": "nesting=1,keyctl=1"}]

@@ -196,7 +196,7 @@ def _status(vmid, ct):
     return "running" if ct["status"] == "running" and sbct.pid_of(vmid) else "stopped"
 
 
-def _check_root_only(key, value, old=None):
+def _check_root_only(key, value, old=None, unprivileged=True):
     """pve-container's check_ct_modify_config_perm for a principal other than root@pam."""
     if getattr(caller, "user", "root@pam") == "root@pam":
         return
@@ -207,8 +207,14 @@ def _check_root_only(key, value, old=None):
         raise ps.Fail(403, "Permission check failed (configuring device passthrough is only "
                            "allowed for root@pam)")
     if key == "features":
+        if not unprivileged:
+            raise ps.Fail(403, "Permission check failed (changing feature flags for "
+                               "privileged container is only allowed for root@pam)")
         new, before = split_prop(value), split_prop(old or "")
-        changed = {k for k in set(new) | set(before) if new.get(k) != before.get(k)}
+        if old:
+            changed = {k for k in set(new) | set(before) if new.get(k) != before.get(k)}
+        else:  # a new container, or none had features: only `nesting` alone is allowed
+            changed = set(new) if set(new) != {"nesting"} else set()
         if changed - {"nesting"}:
             raise ps.Fail(403, "Permission check failed (changing feature flags (except "
                                "nesting) is only allowed for root@pam)")
@@ -428,7 +434,7 @@ def create(p, task):
             raise ps.Fail(500, f"volume '{p['ostemplate']}' does not exist")
         keys = {k: v for k, v in p.items() if k not in KEYS_NOT_IN_CONF}
         for k, v in keys.items():
-            _check_root_only(k, v)
+            _check_root_only(k, v, None, str(p.get("unprivileged", "0")) in ("1", "True"))
         rsid, _, size = keys.pop("rootfs", "local:4").partition(":")
         _storage(s, rsid, "rootdir")
         ostype = "ubuntu" if "ubuntu" in name else "debian"
@@ -512,7 +518,8 @@ def config_put(p):
         for k, v in keys.items():
             if k in READ_ONLY:
                 raise ps.Fail(500, f"unable to modify read-only option: '{k}'")
-            _check_root_only(k, v, ct["conf"].get(k))
+            _check_root_only(k, v, ct["conf"].get(k),
+                             str(ct["conf"].get("unprivileged", "0")) == "1")
         running = _status(p["vmid"], ct) == "running"
         n = 1 + sum(k.startswith("mp") for k in ct["conf"])
         for k, v in keys.items():
