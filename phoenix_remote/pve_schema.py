@@ -74,7 +74,7 @@ def check_format(fmt, value):
         return f"value '{value}' does not look like a valid user name"
     if fmt == "pve-realm" and not REALM.match(value):
         return f"value '{value}' does not look like a valid realm name"
-    if fmt == "pve-configid" and not re.match(r"^[a-z][a-z0-9_]+$", value, re.I):
+    if fmt == "pve-configid" and not re.match(r"^[a-z][a-z0-9_-]+$", value, re.I):
         return f"invalid configuration ID '{value}'"
     if fmt == "dns-name" and not DNS.match(value):
         return f"value '{value}' does not look like a valid DNS name"

@@ -11,7 +11,8 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from phoenix_remote.config.lxc_checks import fleet_container_problems, lxc_problems
+from phoenix_remote.config.host_surface import host_surface_problems
+from phoenix_remote.config.lxc_checks import FleetClaims, fleet_container_problems, lxc_problems
 from phoenix_remote.config.models import Drive, HypervisorConfig, StorageConfig
 from phoenix_remote.config.safety import safety_problems
 from phoenix_remote.errors import Problem
@@ -40,7 +41,7 @@ def smb_parameters() -> frozenset[str]:
 
 
 def config_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
-    out: list[Problem] = safety_problems(cfg, src)
+    out: list[Problem] = safety_problems(cfg, src) + host_surface_problems(cfg, src)
     datasets = set(cfg.zfs.dataset_paths())
 
     for pool_name in cfg.zfs.datasets:
@@ -190,8 +191,9 @@ def network_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     return out
 
 
-def fleet_problems(hosts: list, src: str) -> list[Problem]:
-    """Across the selected hosts: one address is one host (and one container)."""
+def fleet_problems(hosts: list, claims: list[FleetClaims], src: str) -> list[Problem]:
+    """Across the selected hosts: one address is one host; across the whole inventory
+    (`claims`): one address is one container, never a hypervisor's."""
     out: list[Problem] = []
     seen: dict[str, str] = {}
     for h in hosts:
@@ -200,5 +202,5 @@ def fleet_problems(hosts: list, src: str) -> list[Problem]:
                                f"{h.address} is also the address of host {seen[h.address]}; "
                                "each host needs its own address"))
         seen.setdefault(h.address, h.name)
-    return out + fleet_container_problems(hosts, src)
+    return out + fleet_container_problems(claims, {h.name for h in hosts}, src)
 

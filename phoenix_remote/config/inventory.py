@@ -25,7 +25,8 @@ from phoenix_remote.config.loading import (
     read_text,
     shape_problems,
 )
-from phoenix_remote.config.lxc_checks import container_problems
+from phoenix_remote.config.host_surface import firewall_problems
+from phoenix_remote.config.lxc_checks import claims_of, container_problems, raw_claims
 from phoenix_remote.config.models import (
     ApiTarget,
     Drive,
@@ -91,16 +92,31 @@ def load(config_path: Path, inventory_path: Path | None, overrides: dict | None 
                          config_path.parent)
     hosts: dict[str, HostConfig] = {}
     for name in names:
-        layers = [inv.get("defaults") or {}]
-        layers += [v for g, v in (inv.get("groups") or {}).items() if name in groups[g]]
-        layers.append(inv["hosts"][name])
-        host = resolver.host(name, layers, problems)
+        host = resolver.host(name, _layers(inv, groups, name), problems)
         if host:
             hosts[name] = host
-    problems += checks.fleet_problems(list(hosts.values()), isrc)
+    # the hosts a run leaves out still hold their addresses: read from their entries
+    claims = [claims_of(hosts[n]) if n in hosts else
+              raw_claims(n, _merged(_layers(inv, groups, n)), base)
+              for n in inv["hosts"] if n in hosts or n not in names]
+    problems += checks.fleet_problems(list(hosts.values()), claims, isrc)
     if problems:
         raise ConfigError(problems)
     return Inventory(inventory_path, groups, hosts)
+
+
+def _layers(inv: dict, groups: dict[str, tuple[str, ...]], name: str) -> list[dict]:
+    """A host's inventory layers, lowest first: defaults, its groups, its own entry."""
+    return ([inv.get("defaults") or {}]
+            + [v for g, v in (inv.get("groups") or {}).items() if name in groups[g]]
+            + [inv["hosts"][name]])
+
+
+def _merged(layers: list[dict]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, {k: v for k, v in layer.items() if k != "hosts"})
+    return merged
 
 
 def select(hosts: dict, groups: dict[str, tuple[str, ...]], limit: str | None,
@@ -215,9 +231,7 @@ class _Resolver:
 
     def host(self, name: str, layers: list[dict], problems: list[Problem]) -> HostConfig | None:
         src = f"{self.inv_path} host {name}"
-        merged: dict[str, Any] = {}
-        for layer in layers:
-            merged = deep_merge(merged, {k: v for k, v in layer.items() if k != "hosts"})
+        merged = _merged(layers)
         before = len(problems)
         cfg = self._config(merged.get("config") or {}, merged.get("secrets") or {}, src,
                            problems)
@@ -227,6 +241,7 @@ class _Resolver:
                               for d in items)
                   for pool, items in (merged.get("drives") or {}).items()}
         problems += checks.drive_problems(drives, cfg, src)
+        problems += firewall_problems(cfg, src, (merged.get("ssh") or {}).get("port"))
         containers = tuple(merged.get("containers") or ())
         problems += container_problems(containers, cfg, src)
         resolved = self._secrets(cfg, merged.get("api") or {}, src, problems)

@@ -350,11 +350,21 @@ def _explain(err) -> str:  # type: ignore[no-untyped-def]
         return f"found {found}, expected one of {', '.join(map(repr, err.validator_value))}"
     if err.validator == "not":
         return f"found {found}: not allowed{hint}"
-    return f"found {found}: {err.message.replace(repr(err.instance), '').strip()[:160]}{hint}"
+    # jsonschema's messages start with the value ("0 is less than the minimum of 20"): drop
+    # that start only (replacing it everywhere turned the 20 into a 2)
+    message = err.message
+    if message.startswith(repr(err.instance)):
+        message = message[len(repr(err.instance)):]
+    return f"found {found}: {message.strip()[:160]}{hint}"
+
+
+# user:password@ in a URL: never shown (the value is refused, the credential stays unsaid)
+_USERINFO = re.compile(r"(?<=://)[^/?#\s]*@")
 
 
 def _short(value: Any) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    text = _USERINFO.sub("***@", text)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -87,6 +87,9 @@ class ContainerConfig(Frozen):
     raw_lxc: tuple[str, ...] = ()  # other raw lines, "lxc.key: value" as PVE stores them
     setup_env: dict[str, str] = Field(default_factory=dict)
     health_check: HealthCheck | None = None
+    # raw lines or id maps that reach the host (hooks, mounts of system paths, host root):
+    # refused unless this is set, and then shown in red by plan
+    allow_host_access: bool = False
 
 
 class LxcDefaults(Frozen):
@@ -120,18 +123,21 @@ class LxcConfig(Frozen):
         return self.defaults.unprivileged if ct.unprivileged is None else ct.unprivileged
 
     def in_order(self, vmids: list[int] | tuple[int, ...]) -> list[int]:
-        """vmids with every clone source before its clones (checks.py refuses cycles)."""
+        """vmids with every clone source before its clones (checks.py refuses cycles and
+        bounds the depth); iterative, so a deep chain costs no recursion."""
+        chosen = set(vmids)
         done: list[int] = []
-
-        def visit(vmid: int) -> None:
-            if vmid in done:
-                return
-            ct = self.containers.get(str(vmid))
-            if ct and ct.clone and ct.clone.vmid in vmids:
-                visit(ct.clone.vmid)
-            done.append(vmid)
+        placed: set[int] = set()
         for vmid in sorted(vmids):
-            visit(vmid)
+            chain = []
+            cur: int | None = vmid
+            while cur is not None and cur not in placed and cur not in chain:
+                chain.append(cur)
+                ct = self.containers.get(str(cur))
+                cur = ct.clone.vmid if ct and ct.clone and ct.clone.vmid in chosen else None
+            for v in reversed(chain):
+                placed.add(v)
+                done.append(v)
         return done
 
     def with_sources(self, vmids: set[int]) -> set[int]:

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from phoenix_remote.config.lxc import ContainerConfig, LxcConfig
+from phoenix_remote.config.lxc_safety import (
+    RAW_NEVER,
+    address_problems,
+    host_access,
+    idmap_problems,
+)
+from phoenix_remote.config.loading import deep_merge
 from phoenix_remote.errors import Problem
 
 if TYPE_CHECKING:
-    from phoenix_remote.config.models import HypervisorConfig
+    from phoenix_remote.config.models import HostConfig, HypervisorConfig
 
 # every PVE node has these two (the installer makes them), with these contents
 BUILTIN_STORAGES = {"local": ("iso", "vztmpl", "backup", "rootdir", "images", "snippets"),
@@ -49,7 +57,10 @@ RAW_RENAMED = {"lxc.aa_profile": "lxc.apparmor.profile", "lxc.id_map": "idmap",
 
 
 def raw_key_problem(key: str) -> str | None:
-    """Why PVE would not take this raw key as a line of its own (None: it would)."""
+    """Why this raw key is refused as a line of its own (None: PVE takes it, and it does
+    not make LXC read or write a host file of the config's choosing)."""
+    if key in RAW_NEVER:
+        return f"{key} is refused: {RAW_NEVER[key]}"
     if key in RAW_REFUSED:
         return RAW_REFUSED[key]
     if key in RAW_RENAMED:
@@ -118,6 +129,14 @@ def lxc_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
             why = raw_key_problem(line.split(":", 1)[0].strip())
             if why:
                 out.append(Problem(src, f"{at}.raw_lxc[{i}]", why))
+        out += [Problem(src, f"{at}.{where}", why)
+                for where, why, gated in idmap_problems(ct) if not gated]
+        if not ct.allow_host_access:
+            out += [Problem(src, f"{at}.{where}", f"{why}: refused; if this container is "
+                            f"meant to reach the host, set {at}.allow_host_access: true "
+                            "(plan then names it)") for where, why in host_access(ct)]
+        out += [Problem(src, f"{at}.net.{slot}.ip", why)
+                for slot, why in address_problems(ct, lxc.defaults.gateway)]
         for slot, m in ct.mounts.items():
             if m.dataset and m.dataset not in datasets:
                 out.append(Problem(src, f"{at}.mounts.{slot}.dataset",
@@ -136,21 +155,46 @@ def lxc_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     return out
 
 
+MAX_CLONE_DEPTH = 32  # clones of clones: PVE has no limit, a config this deep is a mistake
+
+
 def _cycles(lxc: LxcConfig, src: str) -> list[Problem]:
+    """Clone sources that form a cycle, and chains deeper than MAX_CLONE_DEPTH. Each
+    container is walked once (its depth is remembered): linear in the containers."""
     out = []
-    for vmid in lxc.containers:
-        seen, cur = [vmid], lxc.containers[vmid]
-        while cur.clone and str(cur.clone.vmid) in lxc.containers:
-            nxt = str(cur.clone.vmid)
-            if nxt in seen:
-                if nxt == vmid:  # report each cycle once, at its smallest member
-                    if vmid == min(seen, key=int):
-                        out.append(Problem(src, f"$.lxc.containers.{vmid}.clone",
-                                           "clone sources form a cycle: "
-                                           + " -> ".join(seen + [vmid])))
+    depth: dict[str, int] = {}  # container -> clones between it and its template
+    for start in lxc.containers:
+        path: list[str] = []
+        on_path: set[str] = set()
+        cur: str | None = start
+        while cur is not None and cur not in depth:
+            if cur in on_path:
+                cycle = path[path.index(cur):]
+                first = min(cycle, key=int)  # reported once, at its smallest member
+                at = cycle.index(first)
+                ring = cycle[at:] + cycle[:at]
+                out.append(Problem(src, f"$.lxc.containers.{first}.clone",
+                                   "clone sources form a cycle: "
+                                   + " -> ".join(ring + [first])))
+                for vmid in cycle:
+                    depth[vmid] = 0  # judged; the containers before it are not cycles
+                path = path[:path.index(cur)]
+                cur = None
                 break
-            seen.append(nxt)
-            cur = lxc.containers[nxt]
+            path.append(cur)
+            on_path.add(cur)
+            ct = lxc.containers[cur]
+            nxt = str(ct.clone.vmid) if ct.clone else None
+            cur = nxt if nxt in lxc.containers else None
+        below = depth.get(cur, -1) if cur is not None else -1
+        for vmid in reversed(path):
+            below += 1
+            depth[vmid] = below
+            if below == MAX_CLONE_DEPTH + 1:
+                out.append(Problem(src, f"$.lxc.containers.{vmid}.clone",
+                                   f"container {vmid} is a clone of a clone ... "
+                                   f"{below} deep; at most {MAX_CLONE_DEPTH} are allowed: "
+                                   "clone it from a container nearer its template"))
     return out
 
 
@@ -198,18 +242,63 @@ def container_problems(containers: tuple[int, ...], cfg: HypervisorConfig,
     return out
 
 
-def fleet_container_problems(hosts: list, src: str) -> list[Problem]:
-    """Across the selected hosts: an address or MAC belongs to one container. (vmids may
-    repeat on hosts that are not in one cluster.)"""
+@dataclass(frozen=True)
+class FleetClaims:
+    """What one host of the inventory takes on the network: its own addresses, and each of
+    its containers' addresses and MACs as (vmid, slot, "address 10.0.0.5")."""
+    host: str
+    addresses: frozenset[str]
+    containers: tuple[tuple[int, str, str], ...]
+
+
+def claims_of(h: HostConfig) -> FleetClaims:
+    """A resolved (selected) host's claims."""
+    lxc = h.config.lxc
+    return FleetClaims(h.name, frozenset({h.address, h.config.network.ip}), tuple(
+        (vmid, slot, what) for vmid in (h.containers if lxc else ())
+        for slot, what in _addresses(lxc.container(vmid))))  # type: ignore[union-attr]
+
+
+def raw_claims(name: str, merged: dict, base: dict) -> FleetClaims:
+    """A host the run does not select, from its inventory entry as written (it is not
+    resolved or validated: values that do not read as addresses are left out)."""
+    config = merged.get("config") or {}
+    net = {**(base.get("network") or {}), **(config.get("network") or {})}
+    cts = deep_merge((base.get("lxc") or {}).get("containers") or {},
+                     (config.get("lxc") or {}).get("containers") or {})
+    own = {str(merged.get("address") or name), str(net.get("address", "")).split("/")[0]}
+    found = []
+    for vmid in merged.get("containers") or ():
+        ct = cts.get(str(vmid)) if isinstance(cts, dict) else None
+        for slot, n in ((ct or {}).get("net") or {}).items() if isinstance(ct, dict) else ():
+            if not isinstance(n, dict):
+                continue
+            for kind, value in (("address", str(n.get("ip", "")).split("/")[0]),
+                                ("MAC address", str(n.get("hwaddr") or "").upper())):
+                if value and value != "dhcp":
+                    found.append((vmid, slot, f"{kind} {value}"))
+    return FleetClaims(name, frozenset(own), tuple(found))
+
+
+def fleet_container_problems(claims: list[FleetClaims], selected: set[str],
+                             src: str) -> list[Problem]:
+    """Across the whole inventory (not only the selected hosts): an address or MAC belongs
+    to one container, and no container takes a hypervisor's address. Reported on the
+    selected hosts. (vmids may repeat on hosts that are not in one cluster.)"""
     out: list[Problem] = []
-    owners: dict[str, str] = {}
-    for h in hosts:
-        for vmid in h.containers if h.config.lxc else ():
-            me = f"container {vmid} on {h.name}"
-            for slot, what in _addresses(h.config.lxc.container(vmid)):
-                if owners.setdefault(what, me) != me:
-                    out.append(Problem(src, f"$.hosts.{h.name}.containers",
-                                       f"{me} ({slot}) has the {what} of {owners[what]}: "
-                                       "give one of them another, or run the container on "
-                                       "one host"))
+    hypervisors = {f"address {a}": c.host for c in claims for a in c.addresses}
+    owners: dict[str, tuple[str, str]] = {}
+    for c in claims:
+        for vmid, slot, what in c.containers:
+            me = f"container {vmid} on {c.host}"
+            if c.host in selected and what in hypervisors:
+                out.append(Problem(src, f"$.hosts.{c.host}.containers",
+                                   f"{me} ({slot}) has the {what} of the hypervisor "
+                                   f"{hypervisors[what]}: give the container another"))
+            first, first_host = owners.setdefault(what, (me, c.host))
+            if first != me and selected & {c.host, first_host}:
+                host = c.host if c.host in selected else first_host
+                out.append(Problem(src, f"$.hosts.{host}.containers",
+                                   f"{me} ({slot}) has the {what} of {first}: give one of "
+                                   "them another, or run the container on one host"))
     return out

@@ -187,6 +187,8 @@ class NfsExportConfig(Frozen):
     dataset: str
     subnet: str | None = None
     options: str | None = None
+    # no_root_squash / insecure / no_all_squash: accepted only with this, named by plan
+    allow_root_access: bool = False
 
 
 class NfsConfig(Frozen):
