@@ -4,18 +4,29 @@ host x step table, JSON (versioned schema) and JUnit XML. Secrets are masked in 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from phoenix_remote.engine.types import HostReport, Status
+from phoenix_remote.engine.types import HOST_ACCESS, HostReport, Status
 
 JSON_SCHEMA = "phoenix_remote/run/v1"
 # ANSI colours by status, used only when the stream is a terminal
 STYLE = {"ok": "32", "changed": "36", "pending": "33", "drift": "33", "failed": "1;31",
          "skipped": "2", "unknown": "35", "warning": "33"}
+
+
+# C0/C1 controls and line separators in text from hosts (guest names, stderr, API
+# messages): shown escaped, so no terminal escape runs and no line is forged in the log
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                                   else f"\\u{ord(m.group()):04x}"), text)
 
 
 def paint(text: str, status: str, tty: bool) -> str:
@@ -50,6 +61,7 @@ class Progress:
 
     def __call__(self, host: str, step: str, kind: str, message: str, /) -> None:
         status = getattr(kind, "value", kind)  # a Status, or a progress word
+        message = printable(message)
         line = self.mask(f"{host:<12} {step or '-':<16} {status:<9} {message}")
         with self.lock:
             if self.log:
@@ -96,17 +108,22 @@ def table(reports: list[HostReport], mode: str, mask: Masker, stream=None) -> No
     print(line(header, False), file=out)
     for row in rows:
         print(line(row, tty), file=out)
+    p = printable
     for r in reports:
         if r.error:
-            print(mask(f"{paint(r.host, 'failed', tty)}: {r.error}"), file=out)
+            print(mask(f"{paint(r.host, 'failed', tty)}: {p(r.error)}"), file=out)
         for s in r.steps:
             if s.error:
-                print(mask(f"{paint(f'{r.host} {s.step}', 'failed', tty)}: {s.error}"),
+                print(mask(f"{paint(f'{r.host} {s.step}', 'failed', tty)}: {p(s.error)}"),
                       file=out)
-            if s.changes and mode in ("plan", "verify"):
-                for c in s.changes:
-                    print(mask(f"  {r.host} {s.step}: {c.summary}\n      - {c.before}\n"
-                               f"      + {c.after}"), file=out)
+            if mode not in ("plan", "verify"):
+                continue
+            for c in s.changes:
+                print(mask(f"  {r.host} {s.step}: {p(c.summary)}\n      - {p(c.before)}\n"
+                           f"      + {p(c.after)}"), file=out)
+            for note in s.notes:  # a container let reach the host: in red
+                style = "failed" if note.startswith(HOST_ACCESS) else "skipped"
+                print(mask(f"  {r.host} {s.step}: {paint(p(note), style, tty)}"), file=out)
 
 
 def exit_code(reports: list[HostReport], mode: str) -> int:

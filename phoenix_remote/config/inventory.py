@@ -186,19 +186,21 @@ def read_public_key(path: str | None, base_dir: Path) -> str | None:
 
 
 def read_setup_scripts(cfg: HypervisorConfig, containers: tuple[int, ...], config_dir: Path,
-                       cache: dict[Path, str | ConfigError] | None = None
+                       cache: dict[Path, str | ConfigError] | None = None,
+                       beside: dict[str, Path] | None = None
                        ) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """The texts of the setup scripts these containers use, read on this workstation at
-    load (relative paths: beside the config file); and (path, problem) for unreadable ones.
-    `cache` lets hosts that share a script read it once."""
+    load; and (path, problem) for unreadable ones. A script path is relative (the schema
+    refuses absolute ones and ..) to the folder of the file that names it: the config's,
+    or the inventory's for the names in `beside`. `cache` lets hosts that share a script
+    read it once."""
     lxc = cfg.lxc
     cache = {} if cache is None else cache
     names = {n for v in containers if lxc and str(v) in lxc.containers
              for n in lxc.container(v).setup if n in lxc.setup}
     texts, missing = {}, []
     for name in sorted(names):
-        path = Path(lxc.setup[name].script).expanduser()  # type: ignore[union-attr]
-        path = path if path.is_absolute() else config_dir / path
+        path = (beside or {}).get(name, config_dir) / lxc.setup[name].script  # type: ignore[union-attr]
         if path not in cache:
             try:
                 cache[path] = read_text(path, "setup script")
@@ -207,8 +209,8 @@ def read_setup_scripts(cfg: HypervisorConfig, containers: tuple[int, ...], confi
         text = cache[path]
         if isinstance(text, ConfigError):
             missing.append((f"config.lxc.setup.{name}.script",
-                            f"{path}: {text.problems[0].message} (a relative path is read "
-                            "beside the config file)"))
+                            f"{path}: {text.problems[0].message} (read beside the file "
+                            "that names it: the config, or the inventory)"))
         else:
             texts[name] = text
     return texts, missing
@@ -249,7 +251,11 @@ class _Resolver:
             key = read_public_key(cfg.admin_user.ssh_public_key_file, Path.cwd())
         except ValueError as e:
             problems.append(Problem(src, "config.admin_user.ssh_public_key_file", str(e)))
-        scripts = self._setup_scripts(cfg, containers, src, problems)
+        # scripts an inventory entry names are read beside the inventory
+        named = ((merged.get("config") or {}).get("lxc") or {}).get("setup") or {}
+        beside = {n: self.inv_path.parent for n, v in named.items()
+                  if isinstance(v, dict) and "script" in v}
+        scripts = self._setup_scripts(cfg, containers, src, problems, beside)
         if len(problems) > before:
             return None
         return HostConfig(
@@ -261,8 +267,9 @@ class _Resolver:
             containers=containers, setup_scripts=scripts)
 
     def _setup_scripts(self, cfg: HypervisorConfig, containers: tuple[int, ...], src: str,
-                       problems: list[Problem]) -> dict[str, str]:
-        texts, missing = read_setup_scripts(cfg, containers, self.config_dir, self.scripts)
+                       problems: list[Problem], beside: dict[str, Path]) -> dict[str, str]:
+        texts, missing = read_setup_scripts(cfg, containers, self.config_dir, self.scripts,
+                                            beside)
         problems += [Problem(src, path, message) for path, message in missing]
         return texts
 

@@ -136,7 +136,7 @@ def lxc_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
                             f"meant to reach the host, set {at}.allow_host_access: true "
                             "(plan then names it)") for where, why in host_access(ct)]
         out += [Problem(src, f"{at}.net.{slot}.ip", why)
-                for slot, why in address_problems(ct, lxc.defaults.gateway)]
+                for slot, why in address_problems(ct, lxc.defaults.gateway, cfg.network.ip)]
         for slot, m in ct.mounts.items():
             if m.dataset and m.dataset not in datasets:
                 out.append(Problem(src, f"{at}.mounts.{slot}.dataset",
@@ -291,7 +291,7 @@ def fleet_container_problems(claims: list[FleetClaims], selected: set[str],
     for c in claims:
         for vmid, slot, what in c.containers:
             me = f"container {vmid} on {c.host}"
-            if c.host in selected and what in hypervisors:
+            if what in hypervisors and selected & {c.host, hypervisors[what]}:
                 out.append(Problem(src, f"$.hosts.{c.host}.containers",
                                    f"{me} ({slot}) has the {what} of the hypervisor "
                                    f"{hypervisors[what]}: give the container another"))

@@ -110,10 +110,11 @@ def idmap_problems(ct: ContainerConfig) -> Iterator[tuple[str, str, bool]]:
                             "would not start the container", False)
 
 
-def address_problems(ct: ContainerConfig, gateway: str | None
+def address_problems(ct: ContainerConfig, gateway: str | None, hypervisor: str
                      ) -> Iterator[tuple[str, str]]:
     """(slot, problem) of static addresses that cannot be a container's: the network's own
-    or broadcast address, the gateway, the whole range."""
+    or broadcast address, the gateway, the whole range, the hypervisor's own (the other
+    hosts' addresses are the inventory's: lxc_checks.fleet_container_problems)."""
     for slot, net in ct.net.items():
         if net.ip == "dhcp":
             continue
@@ -126,6 +127,8 @@ def address_problems(ct: ContainerConfig, gateway: str | None
             yield slot, f"{iface.ip} is the {kind} address of {iface.network}"
         elif str(iface.ip) == (net.gw or gateway):
             yield slot, f"{iface.ip} is the gateway's address"
+        elif str(iface.ip) == hypervisor:
+            yield slot, f"{iface.ip} is the hypervisor's own address ($.network.address)"
 
 
 def host_access(ct: ContainerConfig) -> list[tuple[str, str]]:

@@ -119,6 +119,11 @@ class Change:
                 "actions": [a.describe() for a in self.actions]}
 
 
+# how a note starts that names a way a guest may reach the host (allowed by the config's
+# allow_host_access): plan and verify print it in red
+HOST_ACCESS = "HOST ACCESS: "
+
+
 class Plan(list[Change]):
     """What a step's plan found: the changes (it is their list), notes for the operator,
     differences it holds back on purpose (the config says to leave them: verify reports

@@ -17,7 +17,8 @@ from typing_extensions import TypedDict
 
 from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig, split_prop
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Action, Api, Change, InstallFile, Plan, Run
+from phoenix_remote.config.lxc_safety import host_access
+from phoenix_remote.engine.types import HOST_ACCESS, Action, Api, Change, InstallFile, Plan, Run
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, pve, services
 from phoenix_remote.facts.batch import Out
@@ -125,6 +126,8 @@ class Lxc:
         fetched: set[str] = set()
         for vmid in lxc.in_order(cfg.containers):
             ct = lxc.container(vmid)
+            plan.notes += [f"{HOST_ACCESS}container {vmid} {ct.hostname} ({where}): {how} "
+                           "(allow_host_access)" for where, how in host_access(ct)]
             want = lxc.desired_keys(ct, mounts)
             guest = f["guests"].get(vmid)
             if guest is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,8 @@ def make_inventory(tmp: Path, hosts: list[str] | None = None, edit=None) -> Path
         edit(inv)
     path = tmp / "inventory.yaml"
     path.write_text(yaml.safe_dump(inv, sort_keys=False))
+    # the setup scripts the inventory names, beside it as they are beside the sandbox's
+    shutil.copytree(ROOT / ".sandbox/lxc_setup", tmp / "lxc_setup", dirs_exist_ok=True)
     return path
 
 

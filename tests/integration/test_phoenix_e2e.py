@@ -499,7 +499,9 @@ def test_containers_made_by_the_first_apply(fleet, work):
     main = sb1.ssh("cat /etc/pve/lxc/910.conf").stdout.split("\n[")[0]
     assert main.endswith("lxc.idmap: u 0 100000 65536\nlxc.idmap: g 0 100000 33\n"
                          "lxc.idmap: g 33 33 1\nlxc.idmap: g 34 100034 65502\n"
-                         "lxc.apparmor.profile: unconfined\n"), main
+                         "lxc.apparmor.profile: unconfined\n"
+                         "lxc.mount.entry: /fastData/shared-bulk-data/my\\040share srv/share "
+                         "none bind,create=dir,optional 0 0\n"), main  # \040 byte-exact
     gpu = sb1.ssh("pct config 901").stdout
     for i, dev in enumerate(("/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm",
                              "/dev/nvidia-uvm-tools")):

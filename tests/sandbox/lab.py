@@ -347,7 +347,7 @@ def describe(indexes: list[int]) -> list[dict]:
 # the mirror offers. The example's setup scripts fetch from the internet, which sandbox
 # containers cannot reach: these use the sandbox's own (tests/sandbox/lxc_setup), and the
 # sandbox's one GPU.
-SETUP = HERE / "lxc_setup"
+SETUP = "lxc_setup"  # beside the inventory: write_state copies tests/sandbox/lxc_setup there
 CONTAINERS = [
     "      lxc:",
     "        templates: {debian-12: {file: debian-12-standard_12.7-1_amd64.tar.zst, "
@@ -366,7 +366,9 @@ CONTAINERS = [
     "          '910': {setup: [sandbox_web], mounts: {mp0: {dataset: fastData/shared-bulk-data, "
     "path: /data}}, health_check: {command: 'curl -sf http://127.0.0.1:8080/', retries: 10, "
     "interval_s: 1}, idmap: ['u 0 100000 65536', 'g 0 100000 33', 'g 33 33 1', "
-    "'g 34 100034 65502'], raw_lxc: ['lxc.apparmor.profile: unconfined']}",
+    "'g 34 100034 65502'], allow_host_access: true, raw_lxc: ['lxc.apparmor.profile: "
+    "unconfined', 'lxc.mount.entry: /fastData/shared-bulk-data/my\\040share srv/share none "
+    "bind,create=dir,optional 0 0']}",
     "          '953': {gpus: [0], setup: []}",
     "    containers: [900, 901, 902, 910, 953]",
 ]
@@ -402,6 +404,7 @@ def write_state(hosts: list[dict]) -> None:
         if h["name"] == "sb1":
             lines += CONTAINERS
     (STATE / "inventory.yaml").write_text("\n".join(lines) + "\n")
+    shutil.copytree(HERE / "lxc_setup", STATE / "lxc_setup", dirs_exist_ok=True)
 
 
 def down() -> None:

@@ -1,0 +1,32 @@
+"""What the table shows of text that came from a host: control characters escaped (no
+terminal escape runs, no log line is forged), and notes, host access in red."""
+
+import io
+
+from phoenix_remote.cli.render import Masker, Progress, printable, table
+from phoenix_remote.engine.types import HOST_ACCESS, Change, HostReport, Status, StepResult
+
+HOSTILE = "CT\x1b[2J\x1b]0;owned\x07 name\nfake-host lxc ok forged\r\u2028x\x9b"
+
+
+def test_printable_escapes_every_control_character():
+    out = printable(HOSTILE)
+    assert out == ("CT\\x1b[2J\\x1b]0;owned\\x07 name\\x0afake-host lxc ok forged\\x0d"
+                   "\\u2028x\\x9b")
+    assert printable("plain text: ok") == "plain text: ok"
+
+
+def test_the_table_and_progress_escape_host_text(tmp_path):
+    step = StepResult("lxc", Status.DRIFT, changes=[Change(HOSTILE, HOSTILE, "x")],
+                      error=HOSTILE, notes=[HOST_ACCESS + "container 910: hooks"])
+    report = HostReport("h1", "10.0.0.1", steps=[step], error=HOSTILE)
+    out = io.StringIO()
+    table([report], "verify", Masker([]), stream=out)
+    text = out.getvalue()
+    assert "\x1b" not in text and "\r" not in text and "\u2028" not in text
+    assert "\nfake-host" not in text and "HOST ACCESS: container 910: hooks" in text
+    log = tmp_path / "run.log"
+    progress = Progress(Masker([]), log, stream=io.StringIO())
+    progress("h1", "lxc", "note", HOSTILE)
+    progress.close()
+    assert len(log.read_text().splitlines()) == 1 and "\x1b" not in log.read_text()
