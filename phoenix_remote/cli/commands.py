@@ -105,6 +105,11 @@ def lxc_list(args: argparse.Namespace) -> int:
     return show_containers(args, load(args, inventory=True, limit=args.limit))
 
 
+def lxc_adopt(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli.adopt import adopt_containers
+    return adopt_containers(args, load(args, inventory=True, limit=args.host))
+
+
 def status(args: argparse.Namespace) -> int:
     from phoenix_remote.cli.inspect import show_status
     return show_status(args, load(args, inventory=True, secrets="none", limit=args.limit))

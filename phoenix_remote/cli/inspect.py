@@ -66,15 +66,20 @@ def show_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
     """Every guest on each host (the API's /cluster/resources), whether phoenix owns it
     (configured here and tagged), its state, and the lxc step's drift for the configured
     ones: the same read-only probe verify makes. Exit 2 when anything drifts."""
+    from phoenix_remote.cli.render import printable
     from phoenix_remote.config.lxc import TAG
+    from phoenix_remote.engine.ledger import Ledger
     from phoenix_remote.engine.step import probe
     from phoenix_remote.host.host import Host
-    from phoenix_remote.steps.lxc import Lxc, LxcFacts, by_container
+    from phoenix_remote.steps.lxc import Lxc, LxcFacts, by_container, owned_containers
     rows: list[dict[str, Any]] = []
     code = 0
     for cfg in result.hosts.values():
         host = Host(cfg, readonly=True, known_hosts=args.known_hosts, insecure=args.insecure)
         try:
+            host.ledger = Ledger(host, cfg.config.ledger_path)  # which containers it made
+            host.ledger.load()
+            owned = owned_containers(host.ledger)
             facts = probe(host, Lxc(), cfg) if cfg.containers else None
             drift = by_container(Lxc().plan(cast(LxcFacts, facts), cfg) if facts else [])
             guests = host.api.get("/cluster/resources", type="vm")
@@ -86,8 +91,9 @@ def show_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
             host.close()
         for g in sorted(guests, key=lambda g: int(g["vmid"])):
             vmid = int(g["vmid"])
-            ours = vmid in cfg.containers and TAG in str(g.get("tags") or "").split(";")
-            rows.append({"host": cfg.name, "vmid": vmid, "name": g.get("name"),
+            ours = (vmid in cfg.containers and vmid in owned
+                    and TAG in str(g.get("tags") or "").split(";"))
+            rows.append({"host": cfg.name, "vmid": vmid, "name": printable(str(g.get("name"))),
                          "type": g.get("type"), "status": g.get("status"),
                          "owner": "phoenix" if ours else "other",
                          "drift": drift.get(vmid, [])})

@@ -186,6 +186,15 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     p.add_argument("-l", "--limit", help="HOST, GROUP, comma list, or @file")
     p.add_argument("--json", dest="as_json", action="store_true")
 
+    p = by_name["lxc adopt"] = lxc_sub.add_parser(
+        "adopt", help="take over containers phoenix did not make (tag + ledger record), "
+                      "when what PVE fixes at creation matches the config",
+        epilog="example: phoenix lxc adopt pve1 910 -i inventory/hosts.yaml")
+    p.add_argument("host", metavar="HOST")
+    p.add_argument("vmids", metavar="VMID", nargs="+", type=vmid)
+    _common(p)
+    _connection(p)
+
     p = by_name["disks"] = sub.add_parser(
         "disks", help="a host's NVMe drives, to fill in the inventory",
         epilog="example: phoenix disks pve1 -i inventory/hosts.yaml")
@@ -207,7 +216,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "config":
         return commands.config_show(args)
     if args.command == "lxc":
-        return commands.lxc_list(args)
+        return (commands.lxc_adopt if args.lxc_command == "adopt" else commands.lxc_list)(args)
     return getattr(commands, args.command)(args)
 
 

@@ -41,6 +41,7 @@ class Ledger:
         self.data: dict = {}
         self.corrupt = False  # the file on the host did not parse: back it up first
         self._mine: dict[str, dict] = {}  # records this run wrote, re-laid after a re-read
+        self._remembered: dict[tuple[str, str], dict] = {}  # remember()'d, re-laid too
         self._lock: Any = None  # the open channel that holds the lock
         self._lock_generation = -1  # the SSH connection the lock was taken on
 
@@ -63,8 +64,25 @@ class Ledger:
         if not isinstance(data.get("runs"), list):
             data["runs"] = []
         data["steps"].update(self._mine)
+        for (section, key), values in self._remembered.items():
+            data.setdefault(section, {}).setdefault(key, {}).update(values)
         self.data = data
         return data
+
+    def remembered(self, section: str) -> dict[str, dict]:
+        """What remember() keeps under a section (e.g. "containers": the ones phoenix made)."""
+        found = self.data.get(section)
+        return found if isinstance(found, dict) else {}
+
+    def remember(self, section: str, key: str, values: dict, log_file: str) -> None:
+        """Merge values into section/key and save now (one round trip)."""
+        self._ensure_locked()
+        self._remembered.setdefault((section, key), {}).update(values)
+        if not isinstance(self.data.get(section), dict):
+            self.data[section] = {}
+        self.data[section].setdefault(key, {}).update(values)
+        self._save([f"{section} {key}: " + ", ".join(f"{k}={v}" for k, v in values.items())],
+                   log_file)
 
     def step(self, step_id: str) -> dict:
         return self.data.get("steps", {}).get(step_id, {})

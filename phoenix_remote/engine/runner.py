@@ -26,12 +26,13 @@ from phoenix_remote.engine.types import (
     HostReport,
     InstallFile,
     Reboot,
+    Remember,
     Run,
     Script,
     Status,
     StepResult,
 )
-from phoenix_remote.errors import DidNotConverge, PhoenixError
+from phoenix_remote.errors import DidNotConverge, PhoenixError, StepFailed
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
@@ -60,7 +61,7 @@ def selected(steps: list[Step], opts: RunOptions) -> list[Step]:
 
 
 def execute(host: Host, change: Change, emit: EventSink, step_id: str,
-            backups: list[str]) -> None:
+            backups: list[str], ledger: Ledger | None = None, log_file: str = "") -> None:
     """Carry out one change's actions in order; the backups they make are added to
     `backups` as they happen (a failure midway still records the earlier ones)."""
     for action in change.actions:
@@ -81,6 +82,12 @@ def execute(host: Host, change: Change, emit: EventSink, step_id: str,
         elif isinstance(action, Reboot):
             took = host.reboot_and_wait(action.deadline_s)
             emit(host.name, step_id, "note", f"host rebooted and answered again in {took:.1f} s")
+        elif isinstance(action, Remember):
+            assert ledger is not None, "Remember needs the ledger"
+            values = dict(action.values, at=now())
+            for name, (path, key) in action.read.items():
+                values[name] = str(host.api.get(path).get(key, ""))
+            ledger.remember(action.section, action.key, values, log_file)
         elif isinstance(action, CommitNetwork):
             before = host.ssh.address
             backups += commit_network(host, action.path, action.content, action.interface,
@@ -96,6 +103,7 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: EventSi
     host = Host(cfg, readonly=opts.mode != "apply", accept_new_host_keys=opts.accept_new_host_keys,
                 known_hosts=opts.known_hosts, insecure=opts.insecure)
     ledger = Ledger(host, cfg.config.ledger_path, opts.lock_timeout)
+    host.ledger = ledger  # what a step's facts may read of it (the containers phoenix made)
     log_file = cfg.config.logging.log_file
     try:
         host.ssh.connect()
@@ -201,12 +209,18 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
         held = getattr(changes, "held", [])
         result.notes += getattr(changes, "notes", []) + [f"left as is: {h}" for h in held]
         result.reboot_needed = getattr(changes, "reboot_needed", False)
+        unknown = getattr(changes, "unknown", [])
         if opts.mode == "plan":
             result.status = Status.PENDING if changes else Status.OK
+            result.notes += [f"unknown: {u}" for u in unknown]
         elif opts.mode == "verify":
             result.status = Status.DRIFT if changes or held else Status.OK
+            if unknown:
+                result.status, result.error = Status.UNKNOWN, "; ".join(unknown)
         else:
             apply_step(host, ledger, step, cfg, changes, facts, result, emit, log_file)
+            if unknown:
+                raise StepFailed("could not tell: " + "; ".join(unknown))
     except PhoenixError as e:
         result.status = Status.UNKNOWN if opts.mode == "verify" else Status.FAILED
         result.error = str(e)
@@ -244,9 +258,23 @@ def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes:
                           [f"{step.id}: in policy"], log_file)
         return
     started = now()
+    failed: dict[int, str] = {}  # item -> why its changes stopped
     for change in changes:
+        blocked = [i for i in (change.item, *change.needs) if i is not None and i in failed]
+        if blocked:
+            failed.setdefault(change.item, f"skipped: {blocked[-1]} failed")  # type: ignore[arg-type]
+            emit(cfg.name, step.id, "note", f"skipped ({blocked[-1]} failed): {change.summary}")
+            continue
         emit(cfg.name, step.id, "change", change.summary)
-        execute(host, change, emit, step.id, result.backups)
+        try:
+            execute(host, change, emit, step.id, result.backups, ledger, log_file)
+        except PhoenixError as e:
+            if change.item is None:
+                raise
+            failed[change.item] = str(e)  # the other items' changes go on
+            emit(cfg.name, step.id, Status.FAILED, f"{change.summary}: {e}")
+    if failed:
+        raise StepFailed("; ".join(f"{item}: {why}" for item, why in failed.items()))
     again = step.plan(probe(host, step, cfg), cfg)
     if again:
         raise DidNotConverge(f"{step.id} did not converge; still different: "

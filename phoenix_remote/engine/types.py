@@ -104,7 +104,22 @@ class CommitNetwork:
                 "restores the previous file")
 
 
-Action = Run | Script | InstallFile | Api | Reboot | CommitNetwork
+@dataclass(frozen=True)
+class Remember:
+    """Write `values` under section/key of the host's ledger now (not at the step's end),
+    so a run that stops right after the action before it still has the record; `read`
+    fills a value from the API: {name: (GET path, key)} (e.g. the rootfs a create made)."""
+    section: str
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+    read: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        what = ", ".join([*self.values, *self.read])
+        return f"ledger: {self.section} {self.key} := {what}"
+
+
+Action = Run | Script | InstallFile | Api | Reboot | CommitNetwork | Remember
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,11 @@ class Change:
     before: str
     after: str
     actions: tuple[Action, ...] = ()
+    # what the change is about when a step manages several things (a container's vmid):
+    # a failing change stops only the later changes of its item and of the items that
+    # `needs` it (a clone needs its source); None: the host, whose failure stops the step
+    item: int | None = None
+    needs: tuple[int, ...] = ()
 
     def as_dict(self) -> dict:
         return {"summary": self.summary, "before": self.before, "after": self.after,
@@ -131,11 +151,15 @@ class Plan(list[Change]):
     of this run will do. Built from the facts alone; a step never writes into its facts."""
 
     def __init__(self, changes: Iterable[Change] = (), notes: Iterable[str] = (),
-                 reboot_needed: bool = False, held: Iterable[str] = ()):
+                 reboot_needed: bool = False, held: Iterable[str] = (),
+                 unknown: Iterable[str] = ()):
         super().__init__(changes)
         self.notes = list(notes)
         self.reboot_needed = reboot_needed
         self.held = list(held)
+        # parts the probe got no answer about (a hung container): verify says unknown,
+        # apply repairs the rest and then fails naming them
+        self.unknown = list(unknown)
 
 
 class Status(str, Enum):

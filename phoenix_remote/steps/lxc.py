@@ -11,6 +11,7 @@ with a token.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from typing_extensions import TypedDict
@@ -18,7 +19,16 @@ from typing_extensions import TypedDict
 from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig, split_prop
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.lxc_safety import host_access
-from phoenix_remote.engine.types import HOST_ACCESS, Action, Api, Change, InstallFile, Plan, Run
+from phoenix_remote.engine.types import (
+    HOST_ACCESS,
+    Action,
+    Api,
+    Change,
+    InstallFile,
+    Plan,
+    Remember,
+    Run,
+)
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, pve, services
 from phoenix_remote.facts.batch import Out
@@ -60,6 +70,8 @@ class LxcFacts(TypedDict):
     gpu_unit: str | None  # the host's GPU init unit (read when a container has GPUs)
     gpu_unit_enabled: str
     inside: dict[int, dict[str, bool]]  # running containers: check label -> passed
+    inside_unknown: dict[int, str]  # running containers whose checks gave no answer: why
+    owned: dict[int, str]  # the containers the ledger says phoenix made: their rootfs volume
     driver: str  # the host's NVIDIA driver version ("" when none or not asked)
 
 
@@ -116,6 +128,8 @@ class Lxc:
             "gpu_unit_enabled": services.enabled(out["gpu_unit_enabled"], GPU_SERVICE)
             if "gpu_unit_enabled" in out else "not-needed",
             "inside": lxc_inside.results(out, cfg), "driver": lxc_inside.host_driver(out),
+            "inside_unknown": lxc_inside.unanswered(out, cfg),
+            "owned": owned_containers(getattr(host, "ledger", None)),
         }
 
     def plan(self, f: LxcFacts, cfg: HostConfig) -> Plan:
@@ -130,14 +144,18 @@ class Lxc:
                            "(allow_host_access)" for where, how in host_access(ct)]
             want = lxc.desired_keys(ct, mounts)
             guest = f["guests"].get(vmid)
+            needs = (ct.clone.vmid,) if ct.clone else ()
             if guest is None:
                 plan += self.template_changes(ct, lxc, f, fetched)
-                plan += new_container(vmid, ct, cfg, want, f)
+                plan += [replace(c, item=vmid, needs=needs)
+                         for c in new_container(vmid, ct, cfg, want, f)]
                 continue
-            check_owner(vmid, ct, guest, f["node"])
+            check_owner(vmid, ct, guest, f["node"], f["owned"],
+                        f["configs"].get(vmid, {}), cfg.name)
             part = existing_container(vmid, ct, cfg, want, f)
-            plan += part
+            plan += [replace(c, item=vmid) for c in part]
             plan.held += part.held
+            plan.unknown += part.unknown
         return plan
 
     @staticmethod
@@ -178,13 +196,11 @@ class Lxc:
 
 
 def by_container(changes: list[Change]) -> dict[int | None, list[str]]:
-    """Change summaries by the container they concern (their summary starts `container
-    VMID`); None holds the host-level ones (template, GPU unit)."""
+    """Change summaries by the container they concern (Change.item); None holds the
+    host-level ones (template, GPU unit)."""
     out: dict[int | None, list[str]] = {}
     for c in changes:
-        words = c.summary.split()
-        key = int(words[1]) if words[0] == "container" else None
-        out.setdefault(key, []).append(c.summary)
+        out.setdefault(c.item, []).append(c.summary)
     return out
 
 
@@ -211,16 +227,42 @@ def gpu_unit_changes(f: LxcFacts) -> list[Change]:
     return changes
 
 
-def check_owner(vmid: int, ct: ContainerConfig, guest: pve.Record, node: str) -> None:
-    """A vmid phoenix did not create is never touched."""
+def owned_containers(ledger: Any) -> dict[int, str]:
+    """vmid -> rootfs volume of the containers phoenix made on this host, from the ledger
+    ("" where an older ledger recorded the container without its volume)."""
+    if ledger is None:
+        return {}
+    items = ledger.step("lxc").get("items") or {}
+    out = {int(v): "" for v in items if str(v).isdigit()}  # records before the volume
+    for vmid, rec in ledger.remembered("containers").items():
+        if str(vmid).isdigit() and isinstance(rec, dict):
+            out[int(vmid)] = split_prop(str(rec.get("rootfs", ""))).get("", "")
+    return out
+
+
+def check_owner(vmid: int, ct: ContainerConfig, guest: pve.Record, node: str,
+                owned: dict[int, str], conf: pve.Record, host: str) -> None:
+    """A vmid phoenix did not create is never touched: it must carry the tag and be in the
+    host's ledger (a tag alone can be set by anyone allowed to edit the container) with
+    the rootfs phoenix made for it."""
     where = f"on node {guest.get('node')}"
     if guest.get("type") != "lxc":
         raise StepRefused(f"vmid {vmid} is a VM ({guest.get('name')}) {where}: container "
                           f"{ct.hostname} needs another vmid")
+    adopt = f"`phoenix lxc adopt {host} {vmid}` if it is to be managed as {ct.hostname}"
     if TAG not in str(guest.get("tags") or "").split(";"):
         raise StepRefused(f"vmid {vmid} is a container phoenix did not create "
                           f"({guest.get('name')}, no '{TAG}' tag) {where}: give "
-                          f"{ct.hostname} another vmid, or remove that container")
+                          f"{ct.hostname} another vmid, remove that container, or {adopt}")
+    if guest.get("node") == node and vmid not in owned:
+        raise StepRefused(f"vmid {vmid} ({guest.get('name')}) {where} is tagged '{TAG}' but "
+                          "this host's ledger has no record of phoenix making it: left "
+                          f"alone; run {adopt}")
+    rootfs = split_prop(str(conf.get("rootfs", ""))).get("", "")
+    if owned.get(vmid) and conf and rootfs != owned[vmid]:
+        raise StepRefused(f"container {vmid} {where} has the rootfs {rootfs}, phoenix made it "
+                          f"with {owned[vmid]}: it was re-created since; left alone, run "
+                          f"{adopt}")
     if guest.get("name") != ct.hostname:
         raise StepRefused(f"container {vmid} {where} is {guest.get('name')}, the config says "
                           f"{ct.hostname}: if it was renamed by hand, run `pct set {vmid} "
@@ -249,6 +291,10 @@ def pct_set(vmid: int, keys: dict[str, str]) -> tuple[Run, ...]:
     for k, v in keys.items():
         argv += [f"--{k}", v]
     return (Run(tuple(argv)),)
+
+
+def set_up_record(vmid: int, ct: ContainerConfig) -> Remember:
+    return Remember("containers", str(vmid), {"set_up": ",".join(ct.setup)})
 
 
 def grow(ct_path: str, gb: int) -> Api:
@@ -296,6 +342,8 @@ def new_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[st
         if ct.disk_gb > src.disk_gb:
             actions.append(grow(f"{base}/{vmid}", ct.disk_gb))
         source = f"clone of {ct.clone.vmid} @{ct.clone.snapshot}"
+    actions.append(Remember("containers", str(vmid), {"hostname": ct.hostname},
+                            read={"rootfs": (f"{base}/{vmid}/config", "rootfs")}))
     actions += pct_set(vmid, as_root)
     if lxc_raw.declared(ct):
         actions.append(lxc_raw.edit(vmid, ct, cfg, None))
@@ -303,6 +351,7 @@ def new_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[st
     if ct.setup:  # set up while running, so that the snapshot holds the result
         actions.append(status(f"{base}/{vmid}", "start"))
         actions += lxc_inside.setup_runs(vmid, ct, cfg, f["driver"])
+        actions.append(set_up_record(vmid, ct))
         if not running:
             actions.append(status(f"{base}/{vmid}", "shutdown"))
     if ct.snapshot:
@@ -346,8 +395,18 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
         changes.append(Change(f"{name}: rootfs size", f"{have_gb:g} GB", f"{ct.disk_gb} GB",
                               (grow(base, ct.disk_gb),)))
     if ct.snapshot and ct.snapshot not in f["snapshots"][vmid]:
-        changes.append(Change(f"{name}: snapshot {ct.snapshot}", "missing", "taken",
-                              (take_snapshot(base, ct.snapshot),)))
+        # a run that stopped between the create and the snapshot (a failed setup, a cut
+        # link) left a container whose setup may not have run: run it (guarded, as at
+        # creation) before the snapshot every clone starts from
+        before: list[Action] = []
+        if ct.setup:
+            before += [status(base, "start")] if not running else []
+            before += [*lxc_inside.setup_runs(vmid, ct, cfg, f["driver"]),
+                       set_up_record(vmid, ct)]
+            before += [status(base, "shutdown")] if not running else []
+        changes.append(Change(f"{name}: snapshot {ct.snapshot}", "missing",
+                              "taken" + (" after its setups ran" if ct.setup else ""),
+                              (*before, take_snapshot(base, ct.snapshot))))
     restart = restart_keys(f["pending"][vmid], diff, want, conf) + (
         ["lxc.* lines"] if raw_change else [])  # read by LXC only when it starts
     desired_state = lxc.state_of(ct)
@@ -372,6 +431,7 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
         inner = inside_changes(vmid, ct, cfg, f)
         changes += inner
         changes.held += inner.held
+        changes.unknown += inner.unknown
     return changes
 
 
@@ -381,6 +441,9 @@ def inside_changes(vmid: int, ct: ContainerConfig, cfg: HostConfig, f: LxcFacts)
     name = f"container {vmid} {ct.hostname}"
     passed = f["inside"].get(vmid)
     out = Plan()
+    if vmid in f["inside_unknown"]:
+        out.unknown.append(f"{name}: {f['inside_unknown'][vmid]}")
+        return out
     if passed is None:
         return out  # not answered (it stopped since): the next run looks again
     failing = [label.split(" ", 1)[1] for label, ok in passed.items()

@@ -20,6 +20,13 @@ from phoenix_remote.host.shell import sh
 
 HOST_DRIVER = "nvidia-smi --query-gpu=driver_version --format=csv,noheader"
 DRIVER_CHECK = (HOST_DRIVER + ' 2>/dev/null | head -n 1 | grep -qxF "$PHOENIX_NVIDIA_DRIVER"')
+# one container's checks, all together, get this long and print at most this much: a hung
+# or chatty container gives no answer for itself (unknown), not a stuck probe of the host
+PROBE_TIMEOUT_S = 30
+PROBE_CAP = 64 * 1024
+EXIT_MARK = "phoenix-exit="
+SETUP_TIMEOUT_S = 3600  # one setup script (a driver or Docker install is minutes)
+HEALTH_TIMEOUT_S = 1800  # all tries of a health check together
 # every check in the container, each with stdin and output closed; one rc=N line each
 PROBE = 'for c in "$@"; do (sh -c "$c") </dev/null >/dev/null 2>&1; echo "rc=$?"; done'
 GUARDED = """f=$(mktemp) || exit 1
@@ -80,6 +87,8 @@ def commands(cfg: HostConfig) -> dict[str, str]:
         driver = 'PHOENIX_NVIDIA_DRIVER="$drv"' if ct.gpus else "PHOENIX_NVIDIA_DRIVER=''"
         line = sh(" ".join(["{}"] * i + [driver] + ["{}"] * (len(argv) - i - 1)),
                   *argv[:i], *argv[i + 1:])
+        line = (f"{{ timeout -k 5 {PROBE_TIMEOUT_S} {line}; echo \"{EXIT_MARK}$?\"; }} "
+                f"2>/dev/null | head -c {PROBE_CAP}")
         out[f"inside_{vmid}"] = (f'drv=$({HOST_DRIVER} 2>/dev/null | head -n 1); {line}'
                                  if ct.gpus else line)
     if lxc and any(lxc.container(v).gpus for v in cfg.containers):
@@ -100,6 +109,28 @@ def results(out: dict[str, Out], cfg: HostConfig) -> dict[int, dict[str, bool]]:
     return found
 
 
+def unanswered(out: dict[str, Out], cfg: HostConfig) -> dict[int, str]:
+    """vmid -> why a running container's checks gave no answer: they ran past the probe's
+    time, printed past its cap, or ended without one rc line per check. A container that
+    is not running (pct exec's own refusal, exit 255 with no rc lines) is not here."""
+    found: dict[int, str] = {}
+    lxc = cfg.config.lxc
+    for vmid in cfg.containers:
+        o = out.get(f"inside_{vmid}")
+        if o is None or not (lxc and probed(vmid, cfg)):
+            continue
+        lines = o.text.splitlines()
+        codes = [ln for ln in lines if ln.startswith("rc=")]
+        mark = [ln[len(EXIT_MARK):] for ln in lines if ln.startswith(EXIT_MARK)]
+        if not mark:
+            found[vmid] = f"its checks printed more than {PROBE_CAP} bytes"
+        elif mark[-1] in ("124", "137"):
+            found[vmid] = f"its checks did not finish within {PROBE_TIMEOUT_S} s"
+        elif codes and len(codes) != len(checks_of(lxc.container(vmid), cfg)):
+            found[vmid] = "its checks' answer was cut short"
+    return found
+
+
 def host_driver(out: dict[str, Out]) -> str:
     o = out.get("host_driver")
     return o.text.strip() if o and o.ok else ""
@@ -112,7 +143,7 @@ def setup_runs(vmid: int, ct: ContainerConfig, cfg: HostConfig, driver: str,
     assert lxc is not None
     return [Run(("pct", "exec", str(vmid), "--", *env_argv(vmid, ct, driver), "sh", "-c",
                  GUARDED, f"phoenix-setup-{name}", lxc.setup[name].check),
-                stdin=cfg.setup_scripts[name], timeout=3600,
+                stdin=cfg.setup_scripts[name], timeout=SETUP_TIMEOUT_S,
                 title=f"pct exec {vmid}: setup {name} ({lxc.setup[name].script}) unless "
                       f"its check passes")
             for name in ct.setup if only is None or name in only]
@@ -124,7 +155,7 @@ def health_run(vmid: int, ct: ContainerConfig, driver: str) -> list[Run]:
         return []
     return [Run(("pct", "exec", str(vmid), "--", *env_argv(vmid, ct, driver), "sh", "-c",
                  RETRY, "phoenix-health", h.command, str(h.retries), str(h.interval_s)),
-                timeout=h.retries * (h.interval_s + 60),
+                timeout=min(h.retries * (h.interval_s + 60), HEALTH_TIMEOUT_S),
                 title=f"pct exec {vmid}: health check `{h.command}`, {h.retries} tries "
                       f"{h.interval_s} s apart")]
 

@@ -216,3 +216,34 @@ def test_reboot_and_resume_retakes_the_lock_and_finishes(fleet, tmp_path, monkey
     locks = [c for c in t.commands if c.startswith("mkdir -p") and "flock" in c]
     assert len(locks) == 2  # taken, and taken again after the reboot
     assert any("rebooted and answered again" in e[3] for e in seen)
+
+
+class Containers(MarkerStep):
+    """Three items: 901 fails (its command exits 1), 953 is cloned from it, 910 stands
+    alone; each item's change touches its own marker."""
+
+    def commands(self, cfg):  # type: ignore[no-untyped-def]
+        return {str(v): sh("test -e {}", f"{self.marker}.{v}") for v in (901, 953, 910)}
+
+    def facts(self, out, host, cfg):  # type: ignore[no-untyped-def]
+        return {"there": all(o.ok for o in out.values())}
+
+    def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
+        def change(vmid, needs=()):
+            argv = ("false",) if vmid == 901 else ("touch", f"{self.marker}.{vmid}")
+            return Change(f"container {vmid}", "missing", "made", (Run(argv),), item=vmid,
+                          needs=needs)
+        return [] if facts["there"] else [change(901), change(953, (901,)), change(910)]
+
+
+def test_one_failing_container_does_not_stop_an_independent_one(fleet, tmp_path):
+    hosts, _ = fleet
+    seen, emit = events()
+    [report] = run_fleet(hosts[:1], [Containers("lxc", tmp_path / "ct")],
+                         RunOptions(mode="apply"), emit)
+    assert report.steps[0].status == Status.FAILED
+    assert (tmp_path / "ct.910").exists()  # independent: made
+    assert not (tmp_path / "ct.953").exists()  # its clone source failed: skipped
+    error = report.steps[0].error or ""
+    assert error.startswith("901: ") and "953: skipped: 901 failed" in error
+    assert any(e[2] == "note" and "skipped (901 failed): container 953" in e[3] for e in seen)

@@ -57,7 +57,8 @@ def test_probe_commands_and_their_answers():
     cfg = host_config({"containers": [900, 902, 910], **SANDBOX_LIKE})
     commands = lxc_inside.commands(cfg)
     assert list(commands) == ["inside_910"]  # stopped templates are not looked into
-    assert commands["inside_910"].startswith("pct exec 910 -- env PHOENIX_VMID=910 ")
+    assert commands["inside_910"].startswith("{ timeout -k 5 30 pct exec 910 -- env "
+                                             "PHOENIX_VMID=910 ")
     assert "PHOENIX_NVIDIA_DRIVER=''" in commands["inside_910"]
     found = lxc_inside.results({"inside_910": Out(0, "rc=1\nrc=0\n")}, cfg)
     assert found == {910: {"setup docker": False, "health": True}}
@@ -143,3 +144,45 @@ def test_raw_lines_reach_the_file_byte_exact_with_either_awk(awk, tmp_path):
                                             "PVE_LXC": str(tmp_path)})
     assert again.returncode == 0, again.stderr
     assert conf.read_text() == before
+
+
+FAKE_PCT = """#!/bin/sh
+# pct exec VMID -- CMD...: runs CMD here (the container around it is pct's business)
+shift 3
+exec "$@"
+"""
+
+
+@pytest.mark.parametrize("check,why", [
+    ("sleep 60", "its checks did not finish within 1 s"),
+    ("yes phoenix", None),  # checks' output goes to /dev/null: a chatty check is fine
+])
+def test_a_hung_container_gives_unknown_for_itself(check, why, tmp_path, monkeypatch):
+    """The real probe command, with a pct that runs the checks here: a check that hangs
+    ends at the probe's timeout and the container's answer is unknown, not a stuck probe."""
+    monkeypatch.setattr(lxc_inside, "PROBE_TIMEOUT_S", 1)
+    (tmp_path / "pct").write_text(FAKE_PCT)
+    (tmp_path / "pct").chmod(0o755)
+    cfg = host_config({"containers": [910], "config": {"lxc": {"containers": {"910": {
+        "setup": [], "health_check": {"command": check if why else "true"}}}}}})
+    command = lxc_inside.commands(cfg)["inside_910"]
+    if not why:
+        command = command.replace("yes phoenix", "true")
+    r = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30,
+                       env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    found = lxc_inside.unanswered({"inside_910": Out(r.returncode, r.stdout)}, cfg)
+    assert found == ({910: why} if why else {}), r.stdout
+
+
+def test_a_container_that_floods_the_probe_is_cut_at_the_cap(tmp_path):
+    """A container whose `sh` prints without end (a replaced binary inside it): the
+    probe's output stops at the cap, and the container's answer is unknown."""
+    (tmp_path / "pct").write_text("#!/bin/sh\nexec yes rc=0\n")
+    (tmp_path / "pct").chmod(0o755)
+    cfg = host_config({"containers": [910]})
+    r = subprocess.run(["bash", "-c", lxc_inside.commands(cfg)["inside_910"]],
+                       capture_output=True, text=True, timeout=30,
+                       env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert len(r.stdout) == lxc_inside.PROBE_CAP
+    found = lxc_inside.unanswered({"inside_910": Out(r.returncode, r.stdout)}, cfg)
+    assert "more than" in found[910]

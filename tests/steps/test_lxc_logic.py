@@ -94,3 +94,33 @@ def test_ct_selection_keeps_clone_sources():
     [one] = select_containers([cfg], (910,))
     assert one.containers == (900, 902, 910)  # 910 is cloned from 902, 902 from 900
     assert select_containers([cfg], ()) == [cfg]
+
+
+def _case(name: str) -> dict:
+    import yaml
+
+    from tests.steps.test_step_cases import HERE
+    return yaml.safe_load((HERE / "lxc" / f"{name}.yaml").read_text())
+
+
+def test_an_interrupted_create_runs_setup_in_order_before_the_snapshot():
+    from tests.steps.test_step_cases import describe, facts_of
+    case = _case("interrupted-create-sets-up-before-snapshot")
+    plan = Lxc().plan(facts_of(case), host_config(case))
+    steps = [describe(a).split(" (")[0] for a in plan[0].actions]
+    assert steps == ["API POST /nodes/pve/lxc/900/status/start",
+                     "pct exec 900: setup base_setup", "ledger: containers 900 := set_up",
+                     "API POST /nodes/pve/lxc/900/status/shutdown",
+                     "API POST /nodes/pve/lxc/900/snapshot snapname=base_snapshot"]
+
+
+def test_a_container_that_gave_no_answer_is_unknown_not_in_policy():
+    from tests.steps.test_step_cases import facts_of
+    case = _case("setup-check-fails")
+    facts = facts_of(case)
+    vmid = next(iter(facts["status"]))
+    facts["inside"], facts["inside_unknown"] = {}, {vmid: "its checks did not finish within 30 s"}
+    plan = Lxc().plan(facts, host_config(case))
+    name = host_config(case).config.lxc.container(vmid).hostname
+    assert plan.unknown == [f"container {vmid} {name}: its checks did not finish within 30 s"]
+    assert not [c for c in plan if "setup" in c.summary]
