@@ -81,6 +81,7 @@ class InitialSetupFacts(TypedDict):
     repos: dict[str, Any] | None  # PVE's repository API, on releases apt.by_pve_major names
     proxmox_firewall: str  # systemctl is-enabled proxmox-firewall (the nftables firewall)
     iface_exists: bool
+    node_guests: list[str]  # guests under the node's current name (asked when it would change)
 
 
 class InitialSetup:
@@ -145,6 +146,9 @@ class InitialSetup:
             "repos": (repositories(host.api) if str(major) in c.apt.by_pve_major else None),
             "proxmox_firewall": services.enabled(out["pve_firewall"], "proxmox-firewall"),
             "iface_exists": files.present(out["iface_exists"], c.network.interface),
+            "node_guests": guests_of_node(host, current)
+            if (current := system.hostname(out["hostname"]).strip()) != c.network.hostname
+            else [],
         }
 
     @staticmethod
@@ -245,6 +249,14 @@ class InitialSetup:
                                  "yet: the new file defines it (PVE 9.1 names NICs nicN; "
                                  "check its bridge-ports)")
         if f["hostname"].strip() != n.hostname:
+            if f["node_guests"]:
+                old = f["hostname"].strip()
+                raise StepRefused(
+                    f"hostname {old} -> {n.hostname} refused: PVE keeps this node's guests "
+                    f"under /etc/pve/nodes/{old} ({', '.join(f['node_guests'][:10])}), and a "
+                    "new name orphans them; migrate or back up and remove them first (then "
+                    "restore on the renamed node), or keep network.hostname as "
+                    f"{old}")
             changes.append(Change("hostname", f["hostname"].strip(), n.hostname,
                                   (Run(("hostnamectl", "set-hostname", n.hostname)),)))
         iface = file_change(self.iface_file(cfg), f["iface"], interfaces_text(cfg))
@@ -294,3 +306,9 @@ def repository_changes(r: dict[str, Any], api: AptApiConfig) -> list[Change]:
     return [Change("apt repositories (PVE API)", before,
                    f"{', '.join(add) or 'standard ones'} present, "
                    f"{' '.join(api.disable_uri_prefixes)} disabled", actions)]
+
+
+def guests_of_node(host: Any, node: str) -> list[str]:
+    """`vmid (name)` of the guests PVE keeps under this node's name."""
+    return [f"{g['vmid']} ({g.get('name', '')})" for g in
+            host.api.get("/cluster/resources", type="vm") if g.get("node") == node]
