@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from phoenix_remote.config import checks
+from phoenix_remote.config.host_surface import firewall_problems
 from phoenix_remote.config.loading import (
     SectionValidator,
     deep_merge,
@@ -25,7 +26,6 @@ from phoenix_remote.config.loading import (
     read_text,
     shape_problems,
 )
-from phoenix_remote.config.host_surface import firewall_problems
 from phoenix_remote.config.lxc_checks import claims_of, container_problems, raw_claims
 from phoenix_remote.config.models import (
     ApiTarget,

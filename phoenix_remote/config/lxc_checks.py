@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from phoenix_remote.config.loading import deep_merge
 from phoenix_remote.config.lxc import ContainerConfig, LxcConfig
 from phoenix_remote.config.lxc_safety import (
     RAW_NEVER,
@@ -16,7 +17,6 @@ from phoenix_remote.config.lxc_safety import (
     host_access,
     idmap_problems,
 )
-from phoenix_remote.config.loading import deep_merge
 from phoenix_remote.errors import Problem
 
 if TYPE_CHECKING:

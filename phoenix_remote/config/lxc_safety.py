@@ -101,7 +101,7 @@ def idmap_problems(ct: ContainerConfig) -> Iterator[tuple[str, str, bool]]:
                                       "(root)", True)
         for side, col in (("container", 1), ("host", 2)):
             spans = sorted((r[col], r[col] + r[3], r[0]) for r in items)
-            for (a0, a1, _ia), (b0, _b1, ib) in zip(spans, spans[1:]):
+            for (_a0, a1, _ia), (b0, _b1, ib) in zip(spans, spans[1:]):
                 if b0 < a1:
                     yield (f"idmap[{ib}]", f"its {side} {name}s overlap another `{kind}` "
                                            "entry's", False)

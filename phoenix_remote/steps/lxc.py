@@ -17,8 +17,8 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig, split_prop
-from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.lxc_safety import host_access
+from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import (
     HOST_ACCESS,
     Action,

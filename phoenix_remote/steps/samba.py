@@ -19,7 +19,6 @@ from phoenix_remote.steps.common import (
     apt_install,
     dataset_mounts,
     dirs_present,
-    keep_manual,
     validated_file,
 )
 
@@ -90,7 +89,8 @@ class Samba:
         if not any(p in f["installed"] for p in s.packages):
             changes.append(Change("Samba packages", "not installed", " ".join(s.packages),
                                   apt_install(s.packages, update=True)))
-        changes += keep_manual(s.packages, f["installed"], f["manual"])
+        # no keep_manual here: the original installs nothing when a Samba package is
+        # present, so samba-common keeps its automatic mark (porting row 62)
         if not f["user"]:
             changes.append(Change(f"SMB system user {s.user}", "missing",
                                   "system account, no login, no home",

@@ -320,7 +320,9 @@ def test_a_custom_ssh_port_needs_its_own_firewall_rule(tmp_path, capsys):
 FLEET = """
 defaults:
   secrets: {admin_password: {env: PH_HOSTILE_UNSET_A}, smb_password: {env: PH_HOSTILE_UNSET_B}}
-  drives: {quickOS: [/dev/disk/by-id/nvme-A, /dev/disk/by-id/nvme-B], fastData: [/dev/disk/by-id/nvme-C]}
+  drives:
+    quickOS: [/dev/disk/by-id/nvme-A, /dev/disk/by-id/nvme-B]
+    fastData: [/dev/disk/by-id/nvme-C]
 hosts:
   h1: {address: 10.0.0.21, containers: [900, 910, 902]}
   h2: {address: 10.0.0.22, containers: [900, 910, 902]}
