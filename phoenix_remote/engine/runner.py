@@ -32,7 +32,8 @@ from phoenix_remote.engine.types import (
     Status,
     StepResult,
 )
-from phoenix_remote.errors import DidNotConverge, PhoenixError, StepFailed
+from phoenix_remote.engine import privileges
+from phoenix_remote.errors import DidNotConverge, PhoenixError, StepFailed, StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
@@ -120,6 +121,11 @@ def run_host(cfg: HostConfig, steps: list[Step], opts: RunOptions, emit: EventSi
         # one round trip: the ledger, the node's CA and every step's probe commands
         outputs, pre = gather(host, probing, cfg, preflight_commands(ledger))
         preflight(host, ledger, pre)
+        if any(s.id in privileges.API_STEPS for s in probing):
+            why = privileges.check(host.api, [s.id for s in probing], cfg,
+                                   writes=opts.mode == "apply")
+            if why:
+                raise StepRefused(why)
         failed = False
         for step in chosen:
             if failed:

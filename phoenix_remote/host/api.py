@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 import urllib.parse
 from typing import Any
@@ -115,8 +116,10 @@ class PveClient:
                 if "api_password" not in secrets:
                     raise PhoenixError(f"{self.host.name}: api.user is set but its password "
                                        "could not be resolved")
-                self._api = ProxmoxAPI(self._address, user=api.user,
-                                       password=secrets["api_password"].reveal(), **common)
+                # logging in is a request too: its answer within the same deadline
+                self._api = self._within_deadline(ProxmoxAPI, {
+                    "host": self._address, "user": api.user,
+                    "password": secrets["api_password"].reveal(), **common})
             else:
                 raise PhoenixError(f"{self.host.name}: no Proxmox API credentials; set "
                                    "api.token_id + api.token_secret or api.user + api.password")
@@ -200,7 +203,7 @@ class PveClient:
     def _send(self, method: str, path: str, params: dict):
         resource = self._client()(path.strip("/"))
         try:
-            return getattr(resource, method.lower())(**params)
+            return self._within_deadline(getattr(resource, method.lower()), params)
         except ResourceException as e:
             message = (e.content or e.status_message or "").strip()
             raise ApiError(e.status_code, message, getattr(e, "errors", None)) from None
@@ -211,6 +214,29 @@ class PveClient:
                 raise ApiError(None, f"{self.host.name}: connection lost during {method} "
                                   f"{path}: {_short(e)}") from None
             raise Transient(f"{method} {path}: {_short(e)}") from None
+
+    def _within_deadline(self, request, params: dict):  # type: ignore[no-untyped-def]
+        """The request's whole answer within api.timeout. requests' own timeout bounds each
+        read, not the answer: an API that drips a byte at a time would hold the run
+        forever. The request runs in a thread of its own; past the deadline it is left
+        (its socket ends at the next read timeout) and the session is dropped."""
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["value"] = request(**params)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller below
+                box["error"] = e
+        worker = threading.Thread(target=work, name=f"api-{self.host.name}", daemon=True)
+        worker.start()
+        worker.join(self.cfg.api.timeout)
+        if worker.is_alive():
+            self._api = None
+            raise requests.exceptions.ReadTimeout(
+                f"no complete answer within api.timeout ({self.cfg.api.timeout:g} s)")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
 
     def login_works(self, userid: str, password: str) -> bool:
         """Whether PVE accepts this user's password: a ticket request over the verified
@@ -235,7 +261,9 @@ class PveClient:
             if status["status"] == "stopped":
                 break
             if time.monotonic() > deadline:
-                raise TaskFailed(None, f"task {upid} still running after {timeout:.0f} s")
+                raise TaskFailed(None, f"task {upid} still running after {timeout:.0f} s: it "
+                                       "goes on on the node (this step is recorded as failed "
+                                       "with the task's id); the next run sees its result")
             time.sleep(0.5)
         if not _succeeded(status.get("exitstatus")):
             log = self.get(f"/nodes/{node}/tasks/{upid}/log", limit=50)
