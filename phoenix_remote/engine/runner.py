@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine import privileges
 from phoenix_remote.engine.ledger import Ledger, now
 from phoenix_remote.engine.step import Step, checked_facts, fingerprint, gather, probe
 from phoenix_remote.engine.types import (
@@ -32,7 +33,6 @@ from phoenix_remote.engine.types import (
     Status,
     StepResult,
 )
-from phoenix_remote.engine import privileges
 from phoenix_remote.errors import DidNotConverge, PhoenixError, StepFailed, StepRefused
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.host.host import Host
