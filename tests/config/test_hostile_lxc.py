@@ -389,3 +389,65 @@ def test_valid_neighbours_pass(case, mutate, tmp_path, capsys):
 def test_case_count():
     """The issue's floor: at least 250 generated lxc and override cases."""
     assert len(GENERIC) + len(SEMANTIC) + len(RELEASE) + len(OVERRIDES) >= 250
+
+
+# ------------------------------------------------------------------ size and time
+def _chain(n: int) -> dict:
+    doc = copy.deepcopy(BASE)
+    cts = {"100": {"hostname": "t0", "template": "ubuntu-24.04", "cores": 1, "memory_mb": 64,
+                   "disk_gb": 1, "snapshot": "s1", "state": "stopped"}}
+    for i in range(1, n):
+        cts[str(100 + i)] = {"hostname": f"t{i}", "clone": {"vmid": 99 + i, "snapshot": "s1"},
+                             "cores": 1, "memory_mb": 64, "disk_gb": 1, "snapshot": "s1",
+                             "state": "stopped"}
+    doc["lxc"]["containers"] = cts
+    return doc
+
+
+def test_a_thousand_deep_clone_chain_is_refused_at_once(tmp_path):
+    """The cycle and depth checks are linear: a 1,000-deep chain is refused by a fresh
+    process well within its timeout (it took minutes when the check was cubic)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(_chain(1000)))
+    p = subprocess.run([sys.executable, "-m", "phoenix_remote", "validate", "-c", str(cfg)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 3 and "at most 32 are allowed" in p.stderr, p.stderr[-2000:]
+    assert p.stderr.count("clone of a clone") == 1  # reported once, where it goes too deep
+
+
+def test_ordering_a_deep_chain_needs_no_recursion():
+    from phoenix_remote.config.lxc import LxcConfig
+    lxc = LxcConfig.model_validate(_chain(5000)["lxc"])
+    order = lxc.in_order(tuple(range(5099, 99, -1)))
+    assert order[:3] == [100, 101, 102] and len(order) == 5000
+
+
+def test_a_minimum_is_named_as_it_is(tmp_path, capsys):
+    """jsonschema says "0 is less than the minimum of 20"; dropping every "0" from that
+    text once turned it into "minimum of 2"."""
+    doc = copy.deepcopy(BASE)
+    doc["network"]["confirm_seconds"] = 0
+    code, text = validate_doc(doc, tmp_path, capsys)
+    assert code == 3 and "less than the minimum of 20" in text, text
+    doc = copy.deepcopy(BASE)
+    doc["lxc"]["containers"]["910"]["clone"]["vmid"] = 10
+    code, text = validate_doc(doc, tmp_path, capsys)
+    assert code == 3 and "less than the minimum of 100" in text, text
+    doc["lxc"]["containers"]["910"]["cores"] = 10000
+    doc["lxc"]["containers"]["910"]["memory_mb"] = 1024
+    code, text = validate_doc(doc, tmp_path, capsys)
+    assert "is greater than the maximum of 8192" in text and "found 10000" in text, text
+
+
+def test_zz_report_slowest_lxc_case(capsys):
+    """Not an assertion on time: prints the slowest validate of this module's cases."""
+    from tests.config.test_hostile_input import SLOWEST
+    mine = [s for s in SLOWEST if "c.json" in s[1] or "inv.yaml" in s[1]]
+    if mine:
+        with capsys.disabled():
+            took, what = max(mine)
+            print(f"\nhostile lxc input: slowest validate {took:.2f} s ({what})")
