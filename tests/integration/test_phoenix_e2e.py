@@ -661,6 +661,30 @@ def test_containers_phoenix_did_not_make_are_refused_and_untouched(fleet, work):
         in lxc["error"]
     assert sb2.ssh("pct config 900").stdout == before
 
+    # the tag set by hand does not make it phoenix's: the ledger has no record of it
+    sb2.ssh("pct set 900 --tags phoenix")
+    tagged = sb2.ssh("pct config 900").stdout
+    run = phoenix("apply", inventory=inv, tmp=work, json_out=True)
+    lxc = [s for s in report(run)["hosts"][0]["steps"] if s["step"] == "lxc"][0]
+    assert run.returncode == 1 and "ledger has no record of phoenix making it" in lxc["error"]
+    assert "phoenix lxc adopt sb2 900" in lxc["error"]
+    assert sb2.ssh("pct config 900").stdout == tagged
+    # adopting checks what PVE fixed at creation (it is privileged, the config says not)
+    adopt = adopt_run(inv, work, "sb2", "900")
+    assert adopt.returncode == 1 and "unprivileged is 0" in adopt.stdout, adopt.stdout
+    assert sb2.ssh("pct config 900").stdout == tagged
+    inv = make_inventory(work, hosts=["sb2"], edit=lambda inv: (
+        inv["hosts"]["sb2"].update(containers=[900]),
+        inv["hosts"]["sb2"]["config"].setdefault("lxc", {}).setdefault("containers", {})
+        .setdefault("900", {}).update(unprivileged=False)))
+    adopt = adopt_run(inv, work, "sb2", "900")
+    assert adopt.returncode == 0, adopt.stdout + adopt.stderr
+    ledger = json.loads(sb2.ssh("cat /var/lib/phoenix_remote/state.json").stdout)
+    assert ledger["containers"]["900"]["rootfs"].startswith("lxc-disks:")
+    assert "adopted" in ledger["containers"]["900"]
+    plan = phoenix("plan", "--only", "lxc", inventory=inv, tmp=work, json_out=True)
+    assert plan.returncode == 2, plan.stdout[-2000:]  # managed now: changes, no refusal
+
     def privileged(inv):
         inv["hosts"]["sb1"]["config"]["lxc"]["containers"]["910"]["unprivileged"] = False
     inv = make_inventory(work, hosts=["sb1"], edit=privileged)
@@ -669,6 +693,12 @@ def test_containers_phoenix_did_not_make_are_refused_and_untouched(fleet, work):
     assert run.returncode == 1 and lxc["status"] == "unknown"
     assert "PVE sets it only at creation" in lxc["error"]
     assert "pct restore --unprivileged 0" in lxc["error"]
+
+
+def adopt_run(inv, work, host: str, *vmids: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "phoenix_remote", "lxc", "adopt", host,
+                           *vmids, "-i", str(inv), "--known-hosts", str(work / "known_hosts")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_template_from_a_url_is_checked_before_use(fleet, work):
