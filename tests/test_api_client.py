@@ -4,14 +4,11 @@ endpoint the steps use exists there with the parameters we send."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from phoenix_remote.engine.types import Api
 from phoenix_remote.errors import ApiError, PhoenixError
 from phoenix_remote.host.api import PveClient
 from phoenix_remote.pve_schema import load_operations, match, validate
-from phoenix_remote.steps import STEPS
-from tests.steps.test_step_cases import CASES, facts_of, host_config
+from tests.steps.test_step_cases import host_config, planned_api_actions
 
 OPS = load_operations()
 # GET calls the steps and commands make while probing (paths as the client builds them)
@@ -41,19 +38,9 @@ class NoNetworkHost:
 
 
 def plan_api_calls() -> list[tuple[str, str, dict]]:
-    calls = []
-    for path in CASES:
-        case = yaml.safe_load(path.read_text())
-        if "error" in case["expect"]:
-            continue
-        step = next(s for s in STEPS if s.id == path.parent.name)
-        for change in step.plan(facts_of(case), host_config(case)):
-            for a in change.actions:
-                if isinstance(a, Api):
-                    calls.append((a.method, a.path, {k: "x" * 12 if hasattr(v, "reveal") else
-                                                     PveClientPlain(v) for k, v in
-                                                     a.params.items()}))
-    return calls
+    return [(a.method, a.path, {k: "x" * 12 if hasattr(v, "reveal") else PveClientPlain(v)
+                                for k, v in a.params.items()})
+            for _step, _case, a in planned_api_actions()]
 
 
 def PveClientPlain(v):

@@ -7,15 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
 from phoenix_remote.config.models import ApiTarget
 from phoenix_remote.engine import privileges
-from phoenix_remote.engine.types import Api
 from phoenix_remote.pve_schema import match
-from phoenix_remote.steps import STEPS
 from tests.conftest import ROOT
-from tests.steps.test_step_cases import CASES, facts_of, host_config
+from tests.steps.test_step_cases import host_config, planned_api_actions
 
 
 def schema_checks(version: str) -> list[tuple[str, int, str, list[str]]]:
@@ -24,22 +21,12 @@ def schema_checks(version: str) -> list[tuple[str, int, str, list[str]]]:
     ops = json.loads((ROOT / f"phoenix_remote/data/pve-{version}-endpoints.json").read_text()
                      )["operations"]
     out = []
-    for path in CASES:
-        case = yaml.safe_load(path.read_text())
-        if "error" in case["expect"]:
-            continue
-        step = next(s for s in STEPS if s.id == path.parent.name)
-        for change in step.plan(facts_of(case), host_config(case)):
-            for a in change.actions:
-                if not isinstance(a, Api):
-                    continue
-                key, _ = match(ops, a.method, a.path)
-                check = ops[key].get("permissions", {}).get("check") or []
-                checks = [check] + [c for c in check[1:] if isinstance(c, list)]
-                for c in checks:
-                    if c and c[0] == "perm" and not str(c[1]).startswith("/pool"):
-                        out.append((step.id, case["facts"].get("pve_major", 8), c[1],
-                                    c[2]))
+    for step, case, a in planned_api_actions():
+        key, _ = match(ops, a.method, a.path)
+        check = ops[key].get("permissions", {}).get("check") or []
+        for c in [check] + [c for c in check[1:] if isinstance(c, list)]:
+            if c and c[0] == "perm" and not str(c[1]).startswith("/pool"):
+                out.append((step, case["facts"].get("pve_major", 8), c[1], c[2]))
     return out
 
 

@@ -61,6 +61,19 @@ def facts_of(case: dict) -> dict:
     return facts
 
 
+def planned_api_actions():
+    """(step id, case, Api action) of every API call the step cases' plans make."""
+    for path in CASES:
+        case = yaml.safe_load(path.read_text())
+        if "error" in case["expect"]:
+            continue
+        step = next(s for s in STEPS if s.id == path.parent.name)
+        for change in step.plan(facts_of(case), host_config(case)):
+            for a in change.actions:
+                if isinstance(a, Api):
+                    yield step.id, case, a
+
+
 def describe(action) -> str:
     if isinstance(action, InstallFile):
         return f"write {action.path}" + (f" check {' '.join(action.check)}"
