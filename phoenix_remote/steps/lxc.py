@@ -72,6 +72,7 @@ class LxcFacts(TypedDict):
     inside: dict[int, dict[str, bool]]  # running containers: check label -> passed
     inside_unknown: dict[int, str]  # running containers whose checks gave no answer: why
     owned: dict[int, str]  # the containers the ledger says phoenix made: their rootfs volume
+    subids: dict[str, list[list[int]]]  # root's /etc/subuid (u) and /etc/subgid (g) ranges
     driver: str  # the host's NVIDIA driver version ("" when none or not asked)
 
 
@@ -95,7 +96,10 @@ class Lxc:
         unit and what runs inside containers (lxc_inside)."""
         gpu = {"gpu_unit": files.read(GPU_UNIT),
                "gpu_unit_enabled": services.enabled_query(GPU_SERVICE)} if uses_gpus(cfg) else {}
-        return {**gpu, **lxc_inside.commands(cfg)}
+        lxc = cfg.config.lxc
+        ids = {"subuid": files.read("/etc/subuid"), "subgid": files.read("/etc/subgid")} \
+            if lxc and any(lxc.container(v).idmap for v in cfg.containers) else {}
+        return {**gpu, **ids, **lxc_inside.commands(cfg)}
 
     def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> LxcFacts:
         api, lxc = host.api, cfg.config.lxc
@@ -130,6 +134,8 @@ class Lxc:
             "inside": lxc_inside.results(out, cfg), "driver": lxc_inside.host_driver(out),
             "inside_unknown": lxc_inside.unanswered(out, cfg),
             "owned": owned_containers(getattr(host, "ledger", None)),
+            "subids": {kind: root_ranges(files.content(out[name], f"/etc/{name}"))
+                       for kind, name in (("u", "subuid"), ("g", "subgid")) if name in out},
         }
 
     def plan(self, f: LxcFacts, cfg: HostConfig) -> Plan:
@@ -146,12 +152,14 @@ class Lxc:
             guest = f["guests"].get(vmid)
             needs = (ct.clone.vmid,) if ct.clone else ()
             if guest is None:
+                check_subids(vmid, ct, f["subids"])
                 plan += self.template_changes(ct, lxc, f, fetched)
                 plan += [replace(c, item=vmid, needs=needs)
                          for c in new_container(vmid, ct, cfg, want, f)]
                 continue
             check_owner(vmid, ct, guest, f["node"], f["owned"],
                         f["configs"].get(vmid, {}), cfg.name)
+            check_subids(vmid, ct, f["subids"])
             part = existing_container(vmid, ct, cfg, want, f)
             plan += [replace(c, item=vmid) for c in part]
             plan.held += part.held
@@ -291,6 +299,34 @@ def pct_set(vmid: int, keys: dict[str, str]) -> tuple[Run, ...]:
     for k, v in keys.items():
         argv += [f"--{k}", v]
     return (Run(tuple(argv)),)
+
+
+def root_ranges(text: str | None) -> list[list[int]]:
+    """root's [first id, count] ranges in /etc/subuid or /etc/subgid (none: no file)."""
+    out = []
+    for line in (text or "").splitlines():
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[0] in ("root", "0") and parts[1].isdigit() \
+                and parts[2].isdigit():
+            out.append([int(parts[1]), int(parts[2])])
+    return out
+
+
+def check_subids(vmid: int, ct: ContainerConfig, subids: dict[str, list[list[int]]]) -> None:
+    """An id map may hand the container only host ids the node lets root delegate (its
+    /etc/subuid and /etc/subgid, as PVE's id-mapping guide has them added); anything else
+    would give the container files of host accounts. allow_host_access skips this."""
+    if not ct.idmap or ct.allow_host_access:
+        return
+    for entry in ct.idmap:
+        kind, _c, h, n = entry.split()
+        start, count = int(h), int(n)
+        if not any(s <= start and start + count <= s + c for s, c in subids.get(kind, [])):
+            name = "subuid" if kind == "u" else "subgid"
+            raise StepRefused(f"container {vmid}: its id map `{entry}` uses host "
+                              f"{name[3:]}s {start}-{start + count - 1}, which /etc/{name} on "
+                              f"the node does not allow root: add `root:{start}:{count}` "
+                              f"there (PVE's id-mapping guide), or change the map")
 
 
 def set_up_record(vmid: int, ct: ContainerConfig) -> Remember:

@@ -9,7 +9,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, Script
+from phoenix_remote.engine.types import HOST_ACCESS, Change, Plan, Script
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, firewall, packages, pve, zfs
 from phoenix_remote.facts.batch import Out
@@ -73,9 +73,11 @@ class Nfs:
                 # the API only when this host serves NFS storages to PVE
                 "storage": pve.storages(host.api) if nfs_desired(cfg) else {}}
 
-    def plan(self, f: NfsFacts, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: NfsFacts, cfg: HostConfig) -> Plan:
         n = cfg.config.nfs
-        changes = []
+        changes = Plan(notes=[f"{HOST_ACCESS}NFS export {e.dataset}: {e.options} lets clients "
+                              "act as root on it (allow_root_access)"
+                              for e in n.exports if e.allow_root_access])
         missing = [p for p in n.packages if p not in f["installed"]]
         if missing:
             changes.append(Change("NFS packages", "missing: " + " ".join(missing), "installed",

@@ -128,6 +128,12 @@ printf 'Acquire::Retries "0";\nAcquire::http::Timeout "5";\nAcquire::https::Time
 install -m 0644 "$SB_BASE/ca/ca.pem" "$R/usr/local/share/ca-certificates/phoenix-sandbox-ca.crt"
 in_root update-ca-certificates >/dev/null 2>&1
 
+# the id ranges root may delegate to containers, as a PVE node has them (root:100000:65536),
+# plus the line PVE's id-mapping guide has an operator add for container 910's map of
+# www-data's gid 33 (the sandbox's example of an id map)
+printf 'root:100000:65536\n' > "$R/etc/subuid"
+printf 'root:100000:65536\nroot:33:1\n' > "$R/etc/subgid"
+
 mkdir -p "$R/etc/ssh/sshd_config.d"
 cat > "$R/etc/ssh/sshd_config.d/10-sandbox.conf" <<'SSHD'
 # sandbox: root by key only (as a PVE node set up with an SSH key), no DNS lookups

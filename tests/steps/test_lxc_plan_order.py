@@ -6,7 +6,8 @@ from phoenix_remote.steps.lxc import Lxc
 from tests.steps.test_step_cases import host_config
 
 FRESH = {"node": "pve", "guests": {}, "configs": {}, "inside": {}, "driver": "",
-         "pending": {}, "status": {}, "snapshots": {},
+         "pending": {}, "status": {}, "snapshots": {}, "inside_unknown": {}, "owned": {},
+         "subids": {},
          "templates": {"shared-iso": ["shared-iso:vztmpl/ubuntu-24.04-standard_24.04-2_amd64"
                                       ".tar.zst"]}}
 BIND = {"config": {"lxc": {"containers": {"910": {"mounts": {
