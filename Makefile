@@ -21,7 +21,7 @@ lock: ## re-resolve every dependency within pyproject's ranges into requirements
 	rm -rf .lock-venv && $(PY) -m venv .lock-venv
 	.lock-venv/bin/pip install -q -e '.[dev]'
 	{ echo "# Exact versions of every dependency (pyproject keeps the ranges). Regenerate: make lock"; \
-	  .lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock
+	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock
 	rm -rf .lock-venv
 
 unit: install ## fast tests, no sandbox

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
-from phoenix_remote.cli.main import inventory_path
+from phoenix_remote.cli.main import DEFAULT_INVENTORY, config_path, inventory_path
 from phoenix_remote.config import inventory as inv
 from phoenix_remote.config.overrides import parse_sets
 from phoenix_remote.config.secrets import MASK, Secret
@@ -19,14 +20,31 @@ def load(args: argparse.Namespace, inventory: bool, secrets: str = "available",
          limit: str | None = None) -> inv.Inventory:
     """Config + inventory; with a limit, only the selected hosts are resolved and checked."""
     path = inventory_path(args) if inventory else args.inventory
-    return inv.load(args.config, path, parse_sets(getattr(args, "sets", None)),
+    return inv.load(config_path(args), path, parse_sets(getattr(args, "sets", None)),
                     secrets=secrets, limit=limit)
 
 
+def init(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli.init import init_project
+    written = init_project(args.dir)
+    print(f"wrote {len(written)} files into {args.dir}:")
+    for path in written:
+        print(f"  {path}")
+    print(f"next: cd {args.dir}; cp inventory/example.yaml inventory/hosts.yaml; edit it; "
+          "phoenix validate")
+    return 0
+
+
 def validate(args: argparse.Namespace) -> int:
+    """The config, and the inventory the other commands would use: -i, $PHOENIX_INVENTORY,
+    or inventory/hosts.yaml when it exists (none of them: the config alone)."""
+    if args.inventory is None and (os.environ.get("PHOENIX_INVENTORY")
+                                   or DEFAULT_INVENTORY.exists()):
+        args.inventory = inventory_path(args)
     result = load(args, inventory=False)
     hosts = f", {len(result.hosts)} host(s)" if args.inventory else ""
-    print(f"valid: {args.config}{' + ' + str(args.inventory) if args.inventory else ''}{hosts}")
+    print(f"valid: {config_path(args)}"
+          f"{' + ' + str(args.inventory) if args.inventory else ''}{hosts}")
     return 0
 
 

@@ -93,8 +93,8 @@ def step_id(text: str) -> str:
 
 
 def _common(p: argparse.ArgumentParser, sets: bool = True) -> None:
-    p.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
-                   help=f"hypervisor config, JSON (default {DEFAULT_CONFIG})")
+    p.add_argument("-c", "--config", type=Path, default=None,
+                   help=f"hypervisor config, JSON (default $PHOENIX_CONFIG or {DEFAULT_CONFIG})")
     p.add_argument("-i", "--inventory", type=Path, default=None,
                    help=f"inventory, YAML (default $PHOENIX_INVENTORY or {DEFAULT_INVENTORY})")
     if sets:
@@ -125,6 +125,16 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     top.add_argument("--version", action="version", version=f"phoenix {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     by_name: dict[str, Parser] = {}
+
+    p = by_name["init"] = sub.add_parser(
+        "init", help="write a new project: config, its schema, setup scripts, an example "
+                     "inventory (overwrites nothing)",
+        description="Write a working phoenix project into DIR (created if missing): "
+                    "etc/hypervisor_config.json with its schema, etc/lxc_setup/, "
+                    "etc/examples/, inventory/example.yaml and a .gitignore.",
+        epilog="example: phoenix init ~/phoenix && cd ~/phoenix && phoenix validate -i "
+               "inventory/example.yaml")
+    p.add_argument("dir", metavar="DIR", type=Path)
 
     p = by_name["validate"] = sub.add_parser(
         "validate", help="check config + inventory (exit 0 valid, 3 invalid)",
@@ -202,6 +212,20 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     _common(p, sets=False)
     _connection(p)
     return top, by_name
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    """-c, $PHOENIX_CONFIG, ./etc/hypervisor_config.json; a missing default says how to get
+    a config (an installed phoenix has no project until `phoenix init`)."""
+    if args.config is not None:
+        return args.config
+    if os.environ.get("PHOENIX_CONFIG"):
+        return Path(os.environ["PHOENIX_CONFIG"])
+    if not DEFAULT_CONFIG.exists():
+        raise UsageError(f"no config: {DEFAULT_CONFIG} does not exist here ({Path.cwd()}); "
+                         "give -c PATH, set PHOENIX_CONFIG, or make a project with "
+                         "`phoenix init DIR`")
+    return DEFAULT_CONFIG
 
 
 def inventory_path(args: argparse.Namespace) -> Path:

@@ -244,6 +244,11 @@ class _Resolver:
                   for pool, items in (merged.get("drives") or {}).items()}
         problems += checks.drive_problems(drives, cfg, src)
         problems += firewall_problems(cfg, src, (merged.get("ssh") or {}).get("port"))
+        key_file = (merged.get("ssh") or {}).get("key_file")
+        if key_file and not Path(key_file).expanduser().is_file():
+            problems.append(Problem(src, "ssh.key_file", f"{key_file}: no such file (the "
+                                    "private key phoenix logs in with; a path is read from "
+                                    "the folder phoenix runs in, ~ is your home)"))
         containers = tuple(merged.get("containers") or ())
         problems += container_problems(containers, cfg, src)
         resolved = self._secrets(cfg, merged.get("api") or {}, src, problems)
