@@ -271,8 +271,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `phoenix hosts | head`
-        return EXIT_OK
     except Exception as e:  # a bug: one line, the traceback only on request
         if os.environ.get("PHOENIX_DEBUG"):
             raise
@@ -282,5 +280,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> NoReturn:
-    """Console entry point."""
+    """Console entry point. A reader that goes away (`| head -1`) changes nothing but what
+    it sees: output to a closed pipe is dropped, the run and its exit code are unchanged."""
+    from phoenix_remote.cli.render import PipeSafe
+    sys.stdout, sys.stderr = PipeSafe(sys.stdout), PipeSafe(sys.stderr)
     sys.exit(main())

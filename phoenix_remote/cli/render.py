@@ -3,13 +3,16 @@ host x step table, JSON (versioned schema) and JUnit XML. Secrets are masked in 
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from phoenix_remote.engine.types import HOST_ACCESS, HostReport, Status
 
@@ -32,6 +35,47 @@ def printable(text: str) -> str:
 def paint(text: str, status: str, tty: bool) -> str:
     code = STYLE.get(status)
     return f"\033[{code}m{text}\033[0m" if tty and code else text
+
+
+class PipeSafe(io.TextIOBase):
+    """A stream whose reader may go away (`phoenix apply ... | head -1`): from the first
+    write to a closed pipe on, output is dropped (the descriptor is pointed at /dev/null,
+    so nothing fails at exit either); the run goes on, its log file gets everything, and
+    the exit code stays the run's."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def isatty(self) -> bool:
+        return not self.gone and self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
 
 
 class Masker:
