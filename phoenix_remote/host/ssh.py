@@ -13,7 +13,9 @@ changed key is always refused.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,7 +105,8 @@ class SshSession:
         except HostKeyError:
             raise
         except (TimeoutError, OSError, paramiko.SSHException, EOFError) as e:
-            raise HostError(f"{self.address}: cannot connect over SSH: {e}") from None
+            raise HostError(f"{self.address}: cannot connect over SSH: {plain_words(e)}"
+                            ) from None
         transport = conn.client.get_transport()
         assert transport is not None
         got = fingerprint(transport.get_remote_server_key())
@@ -223,3 +226,26 @@ class SshSession:
         while chan.recv_stderr_ready():
             err += chan.recv_stderr(65536)
         return bytes(out), bytes(err)
+
+
+def plain_words(e: BaseException) -> str:
+    """What went wrong connecting, as an operator says it (paramiko's own text reads
+    "[Errno None] Unable to connect to port 22 on ...")."""
+    if isinstance(e, paramiko.ssh_exception.NoValidConnectionsError):
+        errnos = {getattr(x, "errno", None) for x in e.errors.values()}
+        port = next(iter(e.errors))[1] if e.errors else "?"
+        if errnos & {errno.ECONNREFUSED}:
+            return f"connection refused (nothing listens on port {port}: is sshd running?)"
+        return f"cannot reach port {port} ({', '.join(str(x) for x in e.errors.values())})"
+    if isinstance(e, TimeoutError | socket.timeout):
+        return "timed out (the host or a firewall does not answer; ssh.connect_timeout)"
+    if isinstance(e, paramiko.SSHException) and (
+            "no authentication methods" in str(e).lower() or "no existing session" in str(e)):
+        return "no key offered: set ssh.key_file or start an agent with the key"
+    if isinstance(e, paramiko.AuthenticationException):
+        return f"authentication failed ({e}): the host does not take this user's key"
+    if isinstance(e, ConnectionResetError | EOFError):
+        return "the host closed the connection (sshd refused the session, or MaxStartups)"
+    if isinstance(e, OSError) and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "no route to the host (address or network wrong?)"
+    return str(e) or type(e).__name__
