@@ -28,12 +28,26 @@ STEP_IDS = ("initial_setup", "nvidia", "admin_user", "zfsutils", "zfs_pools", "z
             "storage", "nfs", "samba", "lxc")
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Each option's help ends with its default, when it has one worth saying (not a
+    flag's False, not None, not one the help already names)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (default in (None, False, argparse.SUPPRESS) or "default" in text
+                or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
     """Usage errors: one line naming what was wrong and the closest valid choice. Options
     are never abbreviated: a later option must not change what an old command line means."""
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         kwargs["allow_abbrev"] = False
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -106,7 +120,7 @@ def _common(p: argparse.ArgumentParser, sets: bool = True) -> None:
 def _connection(p: argparse.ArgumentParser) -> None:
     from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
     p.add_argument("--known-hosts", type=Path, default=DEFAULT_KNOWN_HOSTS,
-                   help="known_hosts file (default ~/.ssh/known_hosts)")
+                   help="known_hosts file (default $PHOENIX_KNOWN_HOSTS or ~/.ssh/known_hosts)")
     p.add_argument("--insecure", action="store_true",
                    help="do not verify the API's TLS certificate (warns for every host)")
 
@@ -115,6 +129,16 @@ def _group(sub: Any, name: str, text: str) -> Any:
     """A command made of subcommands (`config show`, `lxc list`): their parsers' parent."""
     return sub.add_parser(name, help=text).add_subparsers(
         dest=f"{name}_command", metavar="SUBCOMMAND", parser_class=Parser, required=True)
+
+
+def _help_of(sub: Any, parser: Parser) -> str | None:
+    """The help line a subcommand was added with (argparse keeps it on its choice action)."""
+    for action in [sub, *[a for p in sub.choices.values() for a in p._actions
+                          if isinstance(a, argparse._SubParsersAction)]]:
+        for choice in action._choices_actions:
+            if action.choices.get(choice.dest) is parser:
+                return choice.help
+    return None
 
 
 def build_parser() -> tuple[Parser, dict[str, Parser]]:
@@ -134,7 +158,7 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
                     "etc/examples/, inventory/example.yaml and a .gitignore.",
         epilog="example: phoenix init ~/phoenix && cd ~/phoenix && phoenix validate -i "
                "inventory/example.yaml")
-    p.add_argument("dir", metavar="DIR", type=Path)
+    p.add_argument("dir", metavar="DIR", type=Path, help="the new project's folder")
 
     p = by_name["validate"] = sub.add_parser(
         "validate", help="check config + inventory (exit 0 valid, 3 invalid)",
@@ -145,13 +169,15 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     p = by_name["config show"] = cfg_sub.add_parser(
         "show", help="one host's resolved configuration, secrets as ***",
         epilog="example: phoenix config show pve1 -i inventory/example.yaml")
-    p.add_argument("host", metavar="HOST")
+    p.add_argument("host", metavar="HOST", help="an inventory host")
     _common(p)
-    p.add_argument("--json", dest="as_json", action="store_true")
+    p.add_argument("--json", dest="as_json", action="store_true",
+                   help="JSON instead of YAML (schema phoenix_remote/config-show/v1)")
 
     p = by_name["hosts"] = sub.add_parser("hosts", help="list the inventory's hosts and groups")
     _common(p, sets=False)
-    p.add_argument("--json", dest="as_json", action="store_true")
+    p.add_argument("--json", dest="as_json", action="store_true",
+                   help="machine-readable (schema phoenix_remote/hosts/v1)")
 
     for mode, text in (("plan", "what apply would change (exit 0 nothing, 2 pending)"),
                        ("apply", "converge hosts and prove it (exit 0 converged)"),
@@ -172,20 +198,28 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
         p.add_argument("--json", dest="as_json", action="store_true",
                        help="machine-readable result on stdout (schema phoenix_remote/run/v1)")
         p.add_argument("--junit", type=Path, help="write JUnit XML here")
-        p.add_argument("--fail-fast", action="store_true")
+        p.add_argument("--fail-fast", action="store_true",
+                       help="start no further host once one has failed")
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress lines: the summary only (the run log gets all)")
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="also each action (command, file, API call) as it runs")
         p.add_argument("--accept-new-host-keys", action="store_true",
                        help="trust and record unknown SSH host keys")
         p.add_argument("--lock-timeout", type=seconds, default=60.0,
                        help="seconds to wait for another run's lock on a host")
-        p.add_argument("--failed-file", type=Path, default=Path(".phoenix-failed"))
-        p.add_argument("--log-dir", type=Path, default=Path(".phoenix-logs"))
+        p.add_argument("--failed-file", type=Path, default=Path(".phoenix-failed"),
+                       help="where the hosts that failed are written (for --limit @FILE)")
+        p.add_argument("--log-dir", type=Path, default=Path(".phoenix-logs"),
+                       help="where each run's log goes")
 
     p = by_name["status"] = sub.add_parser("status", help="the ledger of each host",
                        epilog="example: phoenix status -i inventory/hosts.yaml -l pve1")
     _common(p, sets=False)
     _connection(p)
-    p.add_argument("-l", "--limit")
-    p.add_argument("--json", dest="as_json", action="store_true")
+    p.add_argument("-l", "--limit", help="HOST, GROUP, comma list, or @file")
+    p.add_argument("--json", dest="as_json", action="store_true",
+                   help="machine-readable (schema phoenix_remote/status/v1)")
 
     lxc_sub = _group(sub, "lxc", "the containers on the hosts")
     p = by_name["lxc list"] = lxc_sub.add_parser(
@@ -194,23 +228,27 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     _common(p)
     _connection(p)
     p.add_argument("-l", "--limit", help="HOST, GROUP, comma list, or @file")
-    p.add_argument("--json", dest="as_json", action="store_true")
+    p.add_argument("--json", dest="as_json", action="store_true",
+                   help="machine-readable (schema phoenix_remote/lxc-list/v1)")
 
     p = by_name["lxc adopt"] = lxc_sub.add_parser(
         "adopt", help="take over containers phoenix did not make (tag + ledger record), "
                       "when what PVE fixes at creation matches the config",
         epilog="example: phoenix lxc adopt pve1 910 -i inventory/hosts.yaml")
-    p.add_argument("host", metavar="HOST")
-    p.add_argument("vmids", metavar="VMID", nargs="+", type=vmid)
+    p.add_argument("host", metavar="HOST", help="the inventory host the containers are on")
+    p.add_argument("vmids", metavar="VMID", nargs="+", type=vmid,
+                   help="configured containers of that host")
     _common(p)
     _connection(p)
 
     p = by_name["disks"] = sub.add_parser(
         "disks", help="a host's NVMe drives, to fill in the inventory",
         epilog="example: phoenix disks pve1 -i inventory/hosts.yaml")
-    p.add_argument("host", metavar="HOST")
+    p.add_argument("host", metavar="HOST", help="an inventory host")
     _common(p, sets=False)
     _connection(p)
+    for parser in by_name.values():  # the one-line help is the description too
+        parser.description = parser.description or _help_of(sub, parser)
     return top, by_name
 
 

@@ -32,6 +32,12 @@ def printable(text: str) -> str:
                                    else f"\\u{ord(m.group()):04x}"), text)
 
 
+def colours(stream: Any) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (no-color.org) or TERM=dumb."""
+    return (stream.isatty() and not os.environ.get("NO_COLOR")
+            and os.environ.get("TERM") != "dumb")
+
+
 def paint(text: str, status: str, tty: bool) -> str:
     code = STYLE.get(status)
     return f"\033[{code}m{text}\033[0m" if tty and code else text
@@ -94,11 +100,12 @@ class Progress:
     """Receives engine events from worker threads; prints them and keeps a run log."""
 
     def __init__(self, mask: Masker, log_path: Path | None, quiet: bool = False,
-                 stream=None):
+                 stream=None, verbose: bool = False):
         self.mask = mask
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.quiet = quiet
+        self.color = colours(self.stream)
+        self.quiet, self.verbose = quiet, verbose
         self.lock = threading.Lock()
         self.log = open(log_path, "a") if log_path else None
         self.t0 = time.monotonic()
@@ -111,12 +118,13 @@ class Progress:
             if self.log:
                 self.log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
                 self.log.flush()
-            if self.quiet or status in ("action", "traceback"):  # for the run log only
-                return
+            if self.quiet or status == "traceback" or (status == "action"
+                                                         and not self.verbose):
+                return  # for the run log only
             if self.tty:
                 line = self.mask(f"{time.monotonic() - self.t0:6.1f}s {host:<12} "
-                                 f"{step or '':<16} {paint(f'{status:<9}', status, True)} "
-                                 f"{message}")
+                                 f"{step or '':<16} "
+                                 f"{paint(f'{status:<9}', status, self.color)} {message}")
             print(line, file=self.stream, flush=True)
 
     def close(self) -> None:
@@ -126,7 +134,7 @@ class Progress:
 
 def table(reports: list[HostReport], mode: str, mask: Masker, stream=None) -> None:
     out = stream or sys.stdout
-    tty = out.isatty()
+    tty = colours(out)
     steps: list[str] = []
     for r in reports:
         for s in r.steps:

@@ -31,6 +31,8 @@ class RunRequest:
     failed_file: Path = Path(".phoenix-failed")
     log_dir: Path = Path(".phoenix-logs")
     containers: tuple[int, ...] = ()  # --ct: only these containers (and their clone sources)
+    quiet: bool = False  # the summary only
+    verbose: bool = False  # each action too
 
     @classmethod
     def from_args(cls, mode: str, args: argparse.Namespace) -> RunRequest:
@@ -39,7 +41,8 @@ class RunRequest:
                    fail_fast=args.fail_fast, accept_new_host_keys=args.accept_new_host_keys,
                    known_hosts=args.known_hosts, insecure=args.insecure,
                    lock_timeout=args.lock_timeout, failed_file=args.failed_file,
-                   log_dir=args.log_dir, containers=tuple(args.ct or ()))
+                   log_dir=args.log_dir, containers=tuple(args.ct or ()),
+                   quiet=args.quiet, verbose=args.verbose)
 
 
 def run_mode(req: RunRequest, result: inv.Inventory) -> int:
@@ -50,7 +53,8 @@ def run_mode(req: RunRequest, result: inv.Inventory) -> int:
     mask = render.Masker([s.reveal() for h in hosts for s in h.secrets.values()])
     req.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = req.log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{req.mode}.log"
-    progress = render.Progress(mask, log_path, quiet=req.as_json)
+    progress = render.Progress(mask, log_path, quiet=req.as_json or req.quiet,
+                               verbose=req.verbose)
     opts = RunOptions(mode=req.mode, accept_new_host_keys=req.accept_new_host_keys,
                       known_hosts=req.known_hosts, insecure=req.insecure,
                       lock_timeout=req.lock_timeout, only=req.only, skip=req.skip)

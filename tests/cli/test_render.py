@@ -3,6 +3,8 @@ terminal escape runs, no log line is forged), and notes, host access in red."""
 
 import io
 
+import pytest
+
 from phoenix_remote.cli.render import Masker, Progress, printable, table
 from phoenix_remote.engine.types import HOST_ACCESS, Change, HostReport, Status, StepResult
 
@@ -30,3 +32,35 @@ def test_the_table_and_progress_escape_host_text(tmp_path):
     progress("h1", "lxc", "note", HOSTILE)
     progress.close()
     assert len(log.read_text().splitlines()) == 1 and "\x1b" not in log.read_text()
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("env,coloured", [({}, True), ({"NO_COLOR": "1"}, False),
+                                          ({"TERM": "dumb"}, False)])
+def test_colour_only_on_a_terminal_without_no_color(env, coloured, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    report = HostReport("h1", "10.0.0.1", steps=[StepResult("lxc", Status.DRIFT)])
+    out = FakeTTY()
+    table([report], "verify", Masker([]), stream=out)
+    progress = Progress(Masker([]), None, stream=(err := FakeTTY()))
+    progress("h1", "lxc", Status.DRIFT, "x")
+    assert ("\x1b[" in out.getvalue()) is coloured and ("\x1b[" in err.getvalue()) is coloured
+
+
+def test_verbose_shows_each_action_and_quiet_shows_nothing():
+    lines = {}
+    for name, kw in (("default", {}), ("verbose", {"verbose": True}), ("quiet", {"quiet": True})):
+        progress = Progress(Masker([]), None, stream=(out := io.StringIO()), **kw)
+        progress("h1", "lxc", "action", "pct set 900 --cores 2")
+        progress("h1", "lxc", "change", "container 900: cores")
+        lines[name] = out.getvalue()
+    assert "pct set" not in lines["default"] and "container 900" in lines["default"]
+    assert "pct set 900 --cores 2" in lines["verbose"]
+    assert lines["quiet"] == ""

@@ -111,3 +111,14 @@ def test_config_show_names_each_releases_values():
     assert by["9"]["nvidia"]["driver_package"] == "nvidia-open-580.76.05"
     assert by["9"]["repositories"].startswith("through the node's API")
     assert (by["8"]["api_schema"], by["9"]["api_schema"]) == ("8.4", "9.1")
+
+
+def test_every_subcommand_and_option_says_what_it_does():
+    from phoenix_remote.cli.main import build_parser
+    _top, by_name = build_parser()
+    for name, parser in by_name.items():
+        assert parser.description, f"phoenix {name} has no description"
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            assert action.help and action.help.strip(), f"phoenix {name} {action.dest}"
