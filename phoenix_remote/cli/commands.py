@@ -51,8 +51,9 @@ def validate(args: argparse.Namespace) -> int:
 def config_show(args: argparse.Namespace) -> int:
     result = load(args, inventory=True, limit=args.host)
     host = result.hosts[args.host]
-    data = masked(host.model_dump(mode="python", by_alias=True))
-    data["values_by_pve_release"] = by_release(host)
+    data = {"schema": "phoenix_remote/config-show/v1",
+            **masked(host.model_dump(mode="python", by_alias=True)),
+            "values_by_pve_release": by_release(host)}
     if args.as_json:
         print(json.dumps(data, indent=2, default=str))
     else:
@@ -88,8 +89,8 @@ def hosts(args: argparse.Namespace) -> int:
     rows = [{"name": h.name, "address": h.address, "groups": list(h.groups)}
             for h in result.hosts.values()]
     if args.as_json:
-        print(json.dumps({"hosts": rows, "groups": {g: list(m) for g, m in
-                                                    result.groups.items()}}, indent=2))
+        print(json.dumps({"schema": "phoenix_remote/hosts/v1", "hosts": rows,
+                          "groups": {g: list(m) for g, m in result.groups.items()}}, indent=2))
         return 0
     for r in rows:
         print(f"{r['name']:<20} {r['address']:<20} {','.join(r['groups'])}")

@@ -25,7 +25,7 @@ def show_status(args: argparse.Namespace, result: inv.Inventory) -> int:
         finally:
             host.close()
     if args.as_json:
-        print(json.dumps(out, indent=2))
+        print(json.dumps({"schema": "phoenix_remote/status/v1", "hosts": out}, indent=2))
         return 0
     for name, data in out.items():
         print(f"{name}: {data.get('error') or ''}")
@@ -104,7 +104,7 @@ def show_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
                  for v in cfg.containers if v not in present]
         code = max(code, 2 if any(drift.values()) else 0)
     if args.as_json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"schema": "phoenix_remote/lxc-list/v1", "guests": rows}, indent=2))
         return code
     print(f"{'host':<12} {'vmid':>6}  {'name':<22} {'type':<5} {'status':<8} {'owner':<8} drift")
     for r in rows:

@@ -56,7 +56,9 @@ def phoenix(*args: str, inventory: Path, tmp: Path, json_out: bool = False, time
 
 
 def report(proc: subprocess.CompletedProcess) -> dict:
-    return json.loads(proc.stdout)
+    """A run's --json output, held to its published schema (phoenix_remote/run/v1)."""
+    from tests.cli.test_json_schemas import checked
+    return checked("run-v1", json.loads(proc.stdout))
 
 
 def statuses(doc: dict) -> dict[str, dict[str, str]]:

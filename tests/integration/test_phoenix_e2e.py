@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_json_schemas import checked
 from tests.config.test_shipped_values import SPEC_DATASETS as SPEC_PROPS
 from tests.conftest import ROOT
 from tests.integration.conftest import N_HOSTS, SandboxHost
@@ -517,7 +518,8 @@ def test_containers_made_by_the_first_apply(fleet, work):
                              str(make_inventory(work, hosts=["sb1"])), "--known-hosts",
                              str(work / "known_hosts")], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
-    items = json.loads(status.stdout)["sb1"]["steps"]["lxc"]["items"]
+    items = checked("status-v1", json.loads(status.stdout))["hosts"]["sb1"]["steps"]["lxc"][
+        "items"]
     assert {k: v["result"] for k, v in items.items()} == {
         "900": "changed", "901": "changed", "902": "changed", "910": "changed",
         "953": "changed", "host": "changed"}, items
@@ -619,7 +621,7 @@ def test_container_drift_repaired_without_recreating(fleet, work):
                               "-i", str(inv), "--known-hosts", str(work / "known_hosts")],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert listing.returncode == 2, listing.stderr
-    rows = {r["vmid"]: r for r in json.loads(listing.stdout)}
+    rows = {r["vmid"]: r for r in checked("lxc-list-v1", json.loads(listing.stdout))["guests"]}
     drift = ["container 910 Portainer: cores, memory, net0, features, mp0",
              "container 910 Portainer: restart"]
     assert rows[910]["drift"] == drift
