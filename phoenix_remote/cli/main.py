@@ -241,6 +241,12 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     _common(p)
     _connection(p)
 
+    p = by_name["completion"] = sub.add_parser(
+        "completion", help="print the shell completion script (bash or zsh)",
+        epilog="example: phoenix completion bash > "
+               "~/.local/share/bash-completion/completions/phoenix")
+    p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
+
     p = by_name["disks"] = sub.add_parser(
         "disks", help="a host's NVMe drives, to fill in the inventory",
         epilog="example: phoenix disks pve1 -i inventory/hosts.yaml")
@@ -277,6 +283,10 @@ def dispatch(args: argparse.Namespace) -> int:
     from phoenix_remote.cli import commands
     if args.command == "config":
         return commands.config_show(args)
+    if args.command == "completion":
+        from phoenix_remote.cli.completion import script
+        print(script(args.shell), end="")
+        return EXIT_OK
     if args.command == "lxc":
         return (commands.lxc_adopt if args.lxc_command == "adopt" else commands.lxc_list)(args)
     return getattr(commands, args.command)(args)
@@ -285,6 +295,13 @@ def dispatch(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse, run, and turn every known error into one clear message and an exit code."""
     parser, by_name = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__complete"]:  # the completion script asks (cli/completion.py)
+        from phoenix_remote.cli.completion import candidates
+        words = argv[2:]
+        cword = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else len(words)
+        print("\n".join(candidates(cword, words, by_name, STEP_IDS)))
+        return EXIT_OK
     try:
         args, extras = parser.parse_known_args(argv)
         if args.command is None:

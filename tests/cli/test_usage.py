@@ -122,3 +122,28 @@ def test_every_subcommand_and_option_says_what_it_does():
             if action.dest == "help":
                 continue
             assert action.help and action.help.strip(), f"phoenix {name} {action.dest}"
+
+
+def test_bash_completion_asks_phoenix_for_hosts_steps_and_options(tmp_path):
+    """The printed script, sourced by a real bash, completes from the inventory."""
+    shim = tmp_path / "phoenix"
+    shim.write_text(f"#!/bin/sh\nPYTHONPATH={ROOT} exec {sys.executable} -m phoenix_remote "
+                    '"$@"\n')
+    shim.chmod(0o755)
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(f"'{w}'" for w in words)
+        script = ('source <(phoenix completion bash); '
+                  f'COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _phoenix; '
+                  'printf "%s\\n" "${COMPREPLY[@]}"')
+        out = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                             timeout=60, env={"PATH": f"{tmp_path}:/usr/bin:/bin",
+                                              "PHOENIX_INVENTORY": str(ROOT / "inventory/"
+                                                                       "example.yaml")})
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+    assert complete("phoenix", "plan", "-l", "pv") == ["pve1", "pve2"]
+    assert complete("phoenix", "verify", "--only", "zfs_") == ["zfs_pools", "zfs_datasets"]
+    assert complete("phoenix", "ap") == ["apply"]
+    assert "--fail-fast" in complete("phoenix", "apply", "--f")
+    assert complete("phoenix", "lxc", "") == ["adopt", "list"]
