@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
-BASH = r"""# phoenix completion for bash: phoenix completion bash > ~/.local/share/bash-completion/completions/phoenix
+BASH = r"""# phoenix completion for bash:
+#   phoenix completion bash > ~/.local/share/bash-completion/completions/phoenix
 _phoenix() {
     local IFS=$'\n'
     COMPREPLY=($(compgen -W "$(phoenix __complete "$COMP_CWORD" "${COMP_WORDS[@]}" 2>/dev/null)" \
@@ -18,8 +20,8 @@ _phoenix() {
 }
 complete -o default -F _phoenix phoenix
 """
-ZSH = ("#compdef phoenix\n# phoenix completion for zsh: phoenix completion zsh > ~/.zfunc/_phoenix\n"
-       "autoload -U +X bashcompinit && bashcompinit\n" + BASH)
+ZSH = ("#compdef phoenix\n# phoenix completion for zsh: phoenix completion zsh > "
+       "~/.zfunc/_phoenix\nautoload -U +X bashcompinit && bashcompinit\n" + BASH)
 FILE_OPTIONS = {"-i", "--inventory", "-c", "--config", "--junit", "--log-dir",
                 "--failed-file", "--known-hosts"}
 HOST_POSITIONAL = {"config show", "disks", "lxc adopt"}
@@ -44,7 +46,8 @@ def inventory_names(words: list[str]) -> list[str]:
         return []
 
 
-def candidates(cword: int, words: list[str], by_name: dict[str, argparse.ArgumentParser],
+def candidates(cword: int, words: list[str],
+               by_name: Mapping[str, argparse.ArgumentParser],
                steps: tuple[str, ...]) -> list[str]:
     before = words[1:cword]
     prev = words[cword - 1] if cword >= 1 else ""
