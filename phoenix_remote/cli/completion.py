@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-BASH = r"""# phoenix completion for bash:
-#   phoenix completion bash > ~/.local/share/bash-completion/completions/phoenix
+BASH = r"""# phoenix completion for bash: save what `phoenix completion bash` prints as
+#   ~/.local/share/bash-completion/completions/phoenix
 _phoenix() {
     local IFS=$'\n'
     COMPREPLY=($(compgen -W "$(phoenix __complete "$COMP_CWORD" "${COMP_WORDS[@]}" 2>/dev/null)" \
@@ -20,8 +20,8 @@ _phoenix() {
 }
 complete -o default -F _phoenix phoenix
 """
-ZSH = ("#compdef phoenix\n# phoenix completion for zsh: phoenix completion zsh > "
-       "~/.zfunc/_phoenix\nautoload -U +X bashcompinit && bashcompinit\n" + BASH)
+ZSH = ("#compdef phoenix\n# phoenix completion for zsh: save what `phoenix completion zsh` "
+       "prints as ~/.zfunc/_phoenix\nautoload -U +X bashcompinit && bashcompinit\n" + BASH)
 FILE_OPTIONS = {"-i", "--inventory", "-c", "--config", "--junit", "--log-dir",
                 "--failed-file", "--known-hosts"}
 HOST_POSITIONAL = {"config show", "disks", "lxc adopt"}

@@ -243,7 +243,7 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
 
     p = by_name["completion"] = sub.add_parser(
         "completion", help="print the shell completion script (bash or zsh)",
-        epilog="example: phoenix completion bash > "
+        epilog="example: save what `phoenix completion bash` prints as "
                "~/.local/share/bash-completion/completions/phoenix")
     p.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
 

@@ -173,9 +173,17 @@ def table(reports: list[HostReport], mode: str, mask: Masker, stream=None) -> No
             for c in s.changes:
                 print(mask(f"  {r.host} {s.step}: {p(c.summary)}\n      - {p(c.before)}\n"
                            f"      + {p(c.after)}"), file=out)
+            if s.drift_class:
+                print(f"  {r.host} {s.step}: {DRIFT_CLASS[s.drift_class]}", file=out)
             for note in s.notes:  # a container let reach the host: in red
                 style = "failed" if note.startswith(HOST_ACCESS) else "skipped"
                 print(mask(f"  {r.host} {s.step}: {paint(p(note), style, tty)}"), file=out)
+
+
+DRIFT_CLASS = {"corrective": "corrective drift: the config is as last applied, the host "
+                              "changed (apply puts it back)",
+               "intended": "intended drift: the config changed since the last apply (or was "
+                           "never applied): apply brings the change"}
 
 
 def exit_code(reports: list[HostReport], mode: str) -> int:
@@ -209,7 +217,9 @@ def junit(reports: list[HostReport], mode: str, path: Path, mask: Masker) -> Non
             if s.status in (Status.FAILED, Status.UNKNOWN):
                 ET.SubElement(case, "error", message=mask(s.error or s.status.value))
             elif s.status in (Status.DRIFT, Status.PENDING):
-                ET.SubElement(case, "failure", message=f"{len(s.changes)} change(s)").text = \
+                kind = f", {s.drift_class} drift" if s.drift_class else ""
+                ET.SubElement(case, "failure", message=f"{len(s.changes)} change(s){kind}",
+                              type=s.drift_class or s.status.value).text = \
                     mask("\n".join(c.summary for c in s.changes))
             elif s.status == Status.SKIPPED:
                 ET.SubElement(case, "skipped")

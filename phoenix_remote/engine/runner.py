@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine import privileges
@@ -221,6 +221,8 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
             result.notes += [f"unknown: {u}" for u in unknown]
         elif opts.mode == "verify":
             result.status = Status.DRIFT if changes or held else Status.OK
+            if result.status == Status.DRIFT:
+                result.drift_class = drift_class(ledger.step(step.id), fingerprint(step, cfg))
             if unknown:
                 result.status, result.error = Status.UNKNOWN, "; ".join(unknown)
         else:
@@ -242,6 +244,13 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
         result.duration = time.monotonic() - t0
         result.round_trips = host.ssh.round_trips - trips0
     return result
+
+
+def drift_class(record: dict, fp: str) -> Literal["corrective", "intended"]:
+    """Corrective: the step's inputs are those of its last successful apply, so the host
+    moved away from them; intended: the config changed since (or was never applied)."""
+    applied = record.get("result") in ("ok", "changed")
+    return "corrective" if applied and record.get("fingerprint") == fp else "intended"
 
 
 def items_of(step: Step, changes: list[Change], cfg: HostConfig) -> dict[str, Any]:

@@ -183,9 +183,12 @@ class StepResult:
     round_trips: int = 0
     backups: list[str] = field(default_factory=list)  # files this step's apply backed up
     reboot_needed: bool = False  # the plan says a reboot (not done by this run) is needed
+    # verify's drift: "corrective" (the config is as last applied: the host changed) or
+    # "intended" (the config changed since, or was never applied: apply brings it)
+    drift_class: Literal["corrective", "intended"] | None = None
 
     def as_dict(self) -> dict:
-        return {"step": self.step, "status": self.status.value,
+        return {"step": self.step, "status": self.status.value, "drift_class": self.drift_class,
                 "changes": [c.as_dict() for c in self.changes],
                 "duration_s": round(self.duration, 3), "error": self.error,
                 "notes": self.notes, "round_trips": self.round_trips,

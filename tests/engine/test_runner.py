@@ -247,3 +247,20 @@ def test_one_failing_container_does_not_stop_an_independent_one(fleet, tmp_path)
     error = report.steps[0].error or ""
     assert error.startswith("901: ") and "953: skipped: 901 failed" in error
     assert any(e[2] == "note" and "skipped (901 failed): container 953" in e[3] for e in seen)
+
+
+def test_drift_is_corrective_when_the_host_changed_and_intended_when_the_config_did(
+        fleet, tmp_path):
+    hosts, _ = fleet
+    _seen, emit = events()
+    step = MarkerStep("one", tmp_path / "m")
+    run_fleet(hosts[:1], [step], RunOptions(mode="apply"), emit)
+    (tmp_path / "m.h1").unlink()  # the host changed: the config is as applied
+    [report] = run_fleet(hosts[:1], [step], RunOptions(mode="verify"), emit)
+    assert (report.steps[0].status, report.steps[0].drift_class) == (Status.DRIFT,
+                                                                     "corrective")
+    # a new config value (another marker): the drift is the config's, not the host's
+    [report] = run_fleet(hosts[:1], [MarkerStep("one", tmp_path / "n")],
+                         RunOptions(mode="verify"), emit)
+    assert report.steps[0].drift_class == "intended"
+    assert report.as_dict()["steps"][0]["drift_class"] == "intended"
