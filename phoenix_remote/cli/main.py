@@ -198,6 +198,11 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
         p.add_argument("--json", dest="as_json", action="store_true",
                        help="machine-readable result on stdout (schema phoenix_remote/run/v1)")
         p.add_argument("--junit", type=Path, help="write JUnit XML here")
+        if mode == "verify":
+            p.add_argument("--prometheus", type=Path, metavar="FILE",
+                           help="write node_exporter textfile metrics here (atomically)")
+            p.add_argument("--html", type=Path, metavar="FILE",
+                           help="write a self-contained HTML report here")
         p.add_argument("--fail-fast", action="store_true",
                        help="start no further host once one has failed")
         p.add_argument("-q", "--quiet", action="store_true",

@@ -33,6 +33,8 @@ class RunRequest:
     containers: tuple[int, ...] = ()  # --ct: only these containers (and their clone sources)
     quiet: bool = False  # the summary only
     verbose: bool = False  # each action too
+    prometheus: Path | None = None  # verify: node_exporter textfile metrics
+    html: Path | None = None  # verify: a self-contained report page
 
     @classmethod
     def from_args(cls, mode: str, args: argparse.Namespace) -> RunRequest:
@@ -42,7 +44,8 @@ class RunRequest:
                    known_hosts=args.known_hosts, insecure=args.insecure,
                    lock_timeout=args.lock_timeout, failed_file=args.failed_file,
                    log_dir=args.log_dir, containers=tuple(args.ct or ()),
-                   quiet=args.quiet, verbose=args.verbose)
+                   quiet=args.quiet, verbose=args.verbose,
+                   prometheus=getattr(args, "prometheus", None), html=getattr(args, "html", None))
 
 
 def run_mode(req: RunRequest, result: inv.Inventory) -> int:
@@ -68,6 +71,12 @@ def run_mode(req: RunRequest, result: inv.Inventory) -> int:
         print(f"run log: {log_path}")
     if req.junit:
         render.junit(reports, req.mode, req.junit, mask)
+    if req.prometheus:
+        from phoenix_remote.cli import metrics
+        metrics.write(req.prometheus, reports, code)
+    if req.html:
+        from phoenix_remote.cli import report
+        report.write(req.html, reports, req.mode, code, mask)
     failed = [r.host for r in reports if r.status.value in ("failed", "unknown")]
     if failed:
         req.failed_file.write_text("\n".join(failed) + "\n")

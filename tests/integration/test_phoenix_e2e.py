@@ -87,6 +87,39 @@ def test_second_apply_changes_nothing_and_verify_passes(fleet, work):
         TIMES[f"{'second ' if mode == 'apply' else ''}{mode}, 1 host"] = time.monotonic() - t0
 
 
+def test_monitoring_files_follow_drift_and_repair(fleet, work):
+    """verify --prometheus/--html on a real host: a file changed by hand shows as corrective
+    drift (metric 1, an orange cell in the page Chromium renders); after apply the next
+    verify clears it (metric 0, the host in policy)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.cli.test_monitoring import headless, matrix
+    sb1 = fleet[0]
+    inv = make_inventory(work, hosts=["sb1"])
+    prom, page = work / "phoenix.prom", work / "report.html"
+
+    def audit() -> tuple[int, dict]:
+        run = phoenix("verify", "--only", "initial_setup", "--prometheus", str(prom),
+                      "--html", str(page), inventory=inv, tmp=work)
+        values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                  for f in text_string_to_metric_families(prom.read_text())
+                  for s in f.samples}
+        return run.returncode, values
+    drift = ("phoenix_step_drift", (("class", "corrective"), ("host", "sb1"),
+                                    ("step", "initial_setup")))
+    sb1.ssh("echo '# edited by hand' >> /etc/logrotate.d/proxmox_setup")
+    code, values = audit()
+    assert code == 2 and values[drift] == 1
+    assert values[("phoenix_host_in_policy", (("host", "sb1"),))] == 0
+    assert matrix(headless("--dump-dom", page.as_uri()).stdout)[("sb1", "initial_setup")] \
+        == "drift"
+    assert phoenix("apply", "--only", "initial_setup", inventory=inv, tmp=work).returncode == 0
+    code, values = audit()
+    assert code == 0 and values[drift] == 0
+    assert values[("phoenix_host_in_policy", (("host", "sb1"),))] == 1
+    assert values[("phoenix_host_last_in_policy_timestamp_seconds", (("host", "sb1"),))] > 0
+
+
 def test_junit_and_transient_api_errors_are_retried(fleet, work):
     """A dropped API connection is retried (tenacity, retry policy from the config) and
     verify still passes; --junit writes one testcase per host and step."""

@@ -3,7 +3,7 @@
 # Only Debian's archive is used. Idempotent: skips apt when all is present.
 set -euo pipefail
 need=(mmdebstrap iproute2 openssh-client smbclient util-linux procps psmisc
-      gpg apt-utils dpkg-dev nfs-common python3-venv zstd gawk)
+      gpg apt-utils dpkg-dev nfs-common python3-venv zstd gawk chromium)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
