@@ -129,6 +129,28 @@ def lxc_adopt(args: argparse.Namespace) -> int:
     return adopt_containers(args, load(args, inventory=True, limit=args.host))
 
 
+def schedule(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from phoenix_remote.cli import schedule as sched
+    if args.schedule_command == "remove":
+        gone = sched.remove(args.name)
+        print("\n".join(f"removed {p}" for p in gone) or f"no {args.name} units to remove")
+        return 0
+    load(args, inventory=True, secrets="none", limit=args.limit)  # a schedule that can run
+    absolute = [("-c", config_path(args)), ("-i", inventory_path(args)),
+                ("--known-hosts", args.known_hosts.expanduser()),
+                ("--prometheus", args.prometheus),
+                ("--log-dir", Path(".phoenix-logs")), ("--failed-file", Path(".phoenix-failed"))]
+    argv = [x for flag, path in absolute for x in (flag, str(path.resolve()))]
+    argv += ["--html", str(args.html.resolve())] if args.html else []
+    argv += ["--limit", args.limit] if args.limit else []
+    argv += ["--insecure"] if args.insecure else []
+    for path in sched.install(args.name, args.every, argv, enable=not args.no_enable):
+        print(f"wrote {path}")
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     from phoenix_remote.cli.inspect import show_status
     return show_status(args, load(args, inventory=True, secrets="none", limit=args.limit))

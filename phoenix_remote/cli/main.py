@@ -246,6 +246,27 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     _common(p)
     _connection(p)
 
+    sched = _group(sub, "schedule", "a verify that runs by itself (systemd user timer)")
+    p = by_name["schedule install"] = sched.add_parser(
+        "install", help="write and enable a systemd user timer + service that runs verify "
+                        "with --prometheus (and --html) every so often",
+        epilog="example: phoenix schedule install --every 15m -i inventory/hosts.yaml "
+               "--prometheus /var/lib/node_exporter/textfile_collector/phoenix.prom")
+    p.add_argument("--every", required=True, help="how often: 15m, 1h, 2h30m (1m..7d)")
+    p.add_argument("--prometheus", type=Path, required=True, metavar="FILE",
+                   help="the textfile the timer's verify writes (node_exporter's folder)")
+    p.add_argument("--html", type=Path, metavar="FILE", help="also write the HTML report here")
+    p.add_argument("-l", "--limit", help="HOST, GROUP, comma list, or @file")
+    p.add_argument("--name", default="phoenix-verify",
+                   help="the units' name (several schedules: one name each)")
+    p.add_argument("--no-enable", action="store_true",
+                   help="write the units only; enable them yourself")
+    _common(p, sets=False)
+    _connection(p)
+    p = by_name["schedule remove"] = sched.add_parser(
+        "remove", help="disable and delete a timer phoenix schedule install wrote")
+    p.add_argument("--name", default="phoenix-verify", help="the units' name")
+
     p = by_name["completion"] = sub.add_parser(
         "completion", help="print the shell completion script (bash or zsh)",
         epilog="example: save what `phoenix completion bash` prints as "
@@ -292,6 +313,8 @@ def dispatch(args: argparse.Namespace) -> int:
         from phoenix_remote.cli.completion import script
         print(script(args.shell), end="")
         return EXIT_OK
+    if args.command == "schedule":
+        return commands.schedule(args)
     if args.command == "lxc":
         return (commands.lxc_adopt if args.lxc_command == "adopt" else commands.lxc_list)(args)
     return getattr(commands, args.command)(args)
@@ -314,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         if extras:
             name = " ".join(filter(None, [args.command, getattr(args, "config_command", None),
-                                          getattr(args, "lxc_command", None)]))
+                                          getattr(args, "lxc_command", None),
+                                          getattr(args, "schedule_command", None)]))
             by_name.get(name, parser).unknown(extras)
         return dispatch(args)
     except UsageError as e:

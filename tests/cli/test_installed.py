@@ -87,7 +87,8 @@ def test_the_installed_package_reads_every_data_file(installed, tmp_path):
 
 @pytest.mark.parametrize("command", ["init", "validate", "config show", "hosts", "plan",
                                      "apply", "verify", "status", "lxc list", "lxc adopt",
-                                     "disks"])
+                                     "disks", "schedule install", "schedule remove",
+                                     "completion"])
 def test_every_command_has_help(installed, command, tmp_path):
     exe, _dist = installed
     out = phx(exe, *command.split(), "--help", cwd=tmp_path)
