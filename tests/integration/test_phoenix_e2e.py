@@ -113,6 +113,19 @@ def test_monitoring_files_follow_drift_and_repair(fleet, work):
     assert values[("phoenix_host_in_policy", (("host", "sb1"),))] == 0
     assert matrix(headless("--dump-dom", page.as_uri()).stdout)[("sb1", "initial_setup")] \
         == "drift"
+    # the same verify with its stdout closed before it writes (`| head -1`): still exit 2,
+    # and the run went to its end (its log has the host's result)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    piped = subprocess.run([sys.executable, "-m", "phoenix_remote", "verify", "--only",
+                            "initial_setup", "-i", str(inv), "--known-hosts",
+                            str(work / "known_hosts"), "--log-dir", str(work / "piped-logs")],
+                           cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                           timeout=300)
+    os.close(write_end)
+    assert piped.returncode == 2 and "Traceback" not in piped.stderr, piped.stderr
+    assert re.search(r"sb1 +initial_setup +drift", next(
+        (work / "piped-logs").glob("*-verify.log")).read_text())
     assert phoenix("apply", "--only", "initial_setup", inventory=inv, tmp=work).returncode == 0
     code, values = audit()
     assert code == 0 and values[drift] == 0
