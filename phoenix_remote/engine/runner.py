@@ -182,7 +182,7 @@ def internal_error(host: str, e: Exception, emit: EventSink) -> str:
 
 
 def skip_reason(step: Step, cfg: HostConfig) -> str | None:
-    return getattr(step, "skip_reason", lambda c: None)(cfg)
+    return step.skip_reason(cfg)
 
 
 def preflight_commands(ledger: Ledger) -> dict[str, str]:
@@ -212,10 +212,10 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
         facts = checked_facts(step, out, host, cfg)
         changes = step.plan(facts, cfg)
         result.changes = list(changes)
-        held = getattr(changes, "held", [])
-        result.notes += getattr(changes, "notes", []) + [f"left as is: {h}" for h in held]
-        result.reboot_needed = getattr(changes, "reboot_needed", False)
-        unknown = getattr(changes, "unknown", [])
+        held = changes.held
+        result.notes += changes.notes + [f"left as is: {h}" for h in held]
+        result.reboot_needed = changes.reboot_needed
+        unknown = changes.unknown
         if opts.mode == "plan":
             result.status = Status.PENDING if changes else Status.OK
             result.notes += [f"unknown: {u}" for u in unknown]
@@ -255,8 +255,8 @@ def drift_class(record: dict, fp: str) -> Literal["corrective", "intended"]:
 
 def items_of(step: Step, changes: list[Change], cfg: HostConfig) -> dict[str, Any]:
     """A step that manages several things (lxc: containers) records each one's result."""
-    items = getattr(step, "ledger_items", None)
-    return {"items": items(changes, cfg)} if items else {}
+    items = step.ledger_items(changes, cfg)
+    return {"items": items} if items is not None else {}
 
 
 def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes: list[Change],

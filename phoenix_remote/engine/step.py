@@ -29,24 +29,61 @@ from typing import Any, Protocol
 
 from phoenix_remote import __version__
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change
+from phoenix_remote.config.secrets import Secret
+from phoenix_remote.engine.types import Change, Plan
 from phoenix_remote.facts.batch import Out, collect
 
 
-class Step(Protocol):
-    id: str
-    title: str
+class HostView(Protocol):
+    """What a step's facts() may know of a host: the API client, the SSH port the run
+    uses, the ledger's records (read in the preflight). Never the SSH session itself:
+    every shell probe goes through commands() and the batch."""
+
+    name: str
 
     @property
-    def facts_model(self) -> type: ...
+    def api(self) -> Any: ...
 
-    def inputs(self, cfg: HostConfig) -> dict[str, Any]: ...
+    @property
+    def ssh_port_in_use(self) -> int: ...
 
-    def commands(self, cfg: HostConfig) -> dict[str, str]: ...
+    @property
+    def ledger(self) -> Any: ...
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> Mapping[str, Any]: ...
 
-    def plan(self, facts: Any, cfg: HostConfig) -> list[Change]: ...  # facts: facts_model
+class Step:
+    """The base of every step: the hooks a step may leave out have their defaults here
+    (the engine calls them all, never looks them up)."""
+
+    id: str
+    title: str
+    facts_model: type  # a TypedDict: the shape facts() returns
+
+    def inputs(self, cfg: HostConfig) -> dict[str, Any]:
+        """The non-secret inputs: their hash is the ledger's fingerprint of the step."""
+        return {}
+
+    def skip_reason(self, cfg: HostConfig) -> str | None:
+        """Why this host skips the step (None: it runs)."""
+        return None
+
+    def probe_stdin(self, cfg: HostConfig) -> Secret | None:
+        """The one secret a probe may read (on fd 3 of the batch)."""
+        return None
+
+    def commands(self, cfg: HostConfig) -> dict[str, str]:
+        """Read-only shell commands by name, run in the batch."""
+        return {}
+
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> Mapping[str, Any]:
+        raise NotImplementedError
+
+    def plan(self, facts: Any, cfg: HostConfig) -> Plan:  # facts: facts_model
+        raise NotImplementedError
+
+    def ledger_items(self, changes: list[Change], cfg: HostConfig) -> dict[str, dict] | None:
+        """A step that manages several things (lxc: containers) records each one's result."""
+        return None
 
 
 def gather(host: Any, steps: list[Step], cfg: HostConfig, extra: dict[str, str] | None = None
@@ -57,7 +94,7 @@ def gather(host: Any, steps: list[Step], cfg: HostConfig, extra: dict[str, str] 
     commands = dict(extra or {})
     for i, cmds in enumerate(per_step):
         commands.update({f"s{i}_{name}": cmd for name, cmd in cmds.items()})
-    stdins = [s for step in steps if (s := getattr(step, "probe_stdin", lambda c: None)(cfg))]
+    stdins = [s for step in steps if (s := step.probe_stdin(cfg))]
     assert len(stdins) <= 1, "one probe at most may read a secret"
     out = collect(host, commands, stdins[0] if stdins else None)
     by_step = {step.id: {name: out[f"s{i}_{name}"] for name in cmds}
@@ -80,7 +117,7 @@ def check_facts(step: Step, facts: Any) -> None:
     _validator(step.facts_model).validate_python(facts)
 
 
-def checked_facts(step: Step, out: dict[str, Out], host: Any, cfg: HostConfig
+def checked_facts(step: Step, out: dict[str, Out], host: HostView, cfg: HostConfig
                   ) -> Mapping[str, Any]:
     facts = step.facts(out, host, cfg)
     check_facts(step, facts)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from phoenix_remote.config.secrets import Secret
 from phoenix_remote.errors import ProbeUnknown
 
 PATH = "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,7 +63,7 @@ def parse(output: str, names: list[str]) -> dict[str, Out]:
     return found
 
 
-def collect(host: Any, commands: Mapping[str, str], stdin: str | None = None
+def collect(host: Any, commands: Mapping[str, str], stdin: Secret | str | None = None
             ) -> dict[str, Out]:
     """Run every command in one round trip; {name: Out(code, stdout)}. Commands with the
     same text run once and answer for every name that asked for them."""

@@ -178,6 +178,10 @@ class Host:
         raise HostError(f"{self.name}: did not answer {when} within {deadline_s:.0f} s: "
                         f"{last}")
 
+    @property
+    def ssh_port_in_use(self) -> int:
+        return self.ssh.port_in_use
+
     # ------------------------------------------------------------------ API
     @property
     def api(self) -> PveClient:

@@ -3,13 +3,12 @@ key) and Proxmox user <name>@pve with Administrator on / (through the API, not p
 
 from __future__ import annotations
 
-from typing import Any
-
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
-from phoenix_remote.engine.types import Api, Change, InstallFile, Run
+from phoenix_remote.engine.step import HostView, Step
+from phoenix_remote.engine.types import Api, Change, InstallFile, Plan, Run
 from phoenix_remote.facts import pve, users
 from phoenix_remote.facts.batch import Out
 
@@ -30,7 +29,7 @@ class AdminUserFacts(TypedDict):
     pve_password: str  # matches / differs / unknown (no user or no secret)
 
 
-class AdminUser:
+class AdminUser(Step):
     id = "admin_user"
     title = "admin user (Linux + Proxmox + SSH key)"
     facts_model = AdminUserFacts
@@ -54,7 +53,7 @@ class AdminUser:
         secret = cfg.secrets.get(a.password_secret or "")
         return Secret(f"{a.username}:{secret.reveal()}\n", secret.origin) if secret else None
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> AdminUserFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> AdminUserFacts:
         a = cfg.config.admin_user
         secret = cfg.secrets.get(a.password_secret or "")
         pve_user = pve.user_exists(host.api, a.pve_userid)
@@ -71,7 +70,7 @@ class AdminUser:
                 "acl": pve.acl_entries(host.api, a.pve_userid, a.pve_acl_path),
                 "pve_password": pve_password}
 
-    def plan(self, f: AdminUserFacts, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: AdminUserFacts, cfg: HostConfig) -> Plan:
         a = cfg.config.admin_user
         secret: Secret | None = cfg.secrets.get(a.password_secret or "")
         changes: list[Change] = []
@@ -108,7 +107,7 @@ class AdminUser:
             changes.append(Change(f"SSH key of {a.username}", "absent" if key not in f["keys"]
                                   else "wrong modes", f"{key.split()[0]} …{key[-20:]}",
                                   key_actions(a.username, f["passwd"], f["keys"], key)))
-        return changes
+        return Plan(changes)
 
 
 def key_actions(user: str, passwd: dict[str, str] | None, keys: list[str], key: str

@@ -8,6 +8,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import AptApiConfig, HostConfig
+from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Api, Change, CommitNetwork, Plan, Run
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, firewall, packages, services, system
@@ -84,7 +85,7 @@ class InitialSetupFacts(TypedDict):
     node_guests: list[str]  # guests under the node's current name (asked when it would change)
 
 
-class InitialSetup:
+class InitialSetup(Step):
     id = "initial_setup"
     title = "repositories, upgrade, packages, time, firewall, network identity"
     facts_model = InitialSetupFacts
@@ -121,7 +122,7 @@ class InitialSetup:
             cmds[f"disable{i}"] = files.exists(path)
         return cmds
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> InitialSetupFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> InitialSetupFacts:
         c = cfg.config
         installed = packages.installed(out["pkgs"])
         return {
@@ -138,7 +139,7 @@ class InitialSetup:
             "hostname": system.hostname(out["hostname"]),
             "iface": files.content(out["iface"], self.iface_file(cfg)),
             "hosts": files.content(out["hosts"], "/etc/hosts") or "",
-            "ssh_port": host.ssh.port_in_use,
+            "ssh_port": host.ssh_port_in_use,
             "ufw": firewall.status_text(out["ufw"], c.firewall.package in installed),
             "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
                                 if files.present(out[f"disable{i}"], p)],

@@ -19,6 +19,7 @@ from typing_extensions import TypedDict
 from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig, split_prop
 from phoenix_remote.config.lxc_safety import host_access
 from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import (
     HOST_ACCESS,
     Action,
@@ -76,7 +77,7 @@ class LxcFacts(TypedDict):
     driver: str  # the host's NVIDIA driver version ("" when none or not asked)
 
 
-class Lxc:
+class Lxc(Step):
     id = "lxc"
     title = "LXC containers"
     facts_model = LxcFacts
@@ -101,7 +102,7 @@ class Lxc:
             if lxc and any(lxc.container(v).idmap for v in cfg.containers) else {}
         return {**gpu, **ids, **lxc_inside.commands(cfg)}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> LxcFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> LxcFacts:
         api, lxc = host.api, cfg.config.lxc
         assert lxc is not None
         node = api.node
@@ -133,7 +134,7 @@ class Lxc:
             if "gpu_unit_enabled" in out else "not-needed",
             "inside": lxc_inside.results(out, cfg), "driver": lxc_inside.host_driver(out),
             "inside_unknown": lxc_inside.unanswered(out, cfg),
-            "owned": owned_containers(getattr(host, "ledger", None)),
+            "owned": owned_containers(host.ledger),
             "subids": {kind: root_ranges(files.content(out[name], f"/etc/{name}"))
                        for kind, name in (("u", "subuid"), ("g", "subgid")) if name in out},
         }

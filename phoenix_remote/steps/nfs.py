@@ -4,11 +4,10 @@ the Proxmox NFS storages for datasets typed `nfs` (served by this host, through 
 
 from __future__ import annotations
 
-from typing import Any
-
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import HOST_ACCESS, Change, Plan, Script
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, firewall, packages, pve, zfs
@@ -46,7 +45,7 @@ class NfsFacts(TypedDict):
     storage: dict[str, pve.Record]
 
 
-class Nfs:
+class Nfs(Step):
     id = "nfs"
     title = "NFS exports"
     facts_model = NfsFacts
@@ -63,7 +62,7 @@ class Nfs:
                 "ufw": firewall.STATUS,
                 "dirs": dirs_present(cfg, [e.dataset for e in n.exports])}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> NfsFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> NfsFacts:
         installed = packages.installed(out["pkgs"])
         return {"installed": installed, "manual": packages.manual(out["manual"]),
                 "pools": zfs.names(out["pools"]), "datasets": zfs.names(out["datasets"]),

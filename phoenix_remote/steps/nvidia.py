@@ -7,11 +7,11 @@ same run (the original stopped here and had to be started again).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Change, InstallFile, Plan, Reboot, Run, Script
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, nvidia, packages, system
@@ -60,7 +60,7 @@ class NvidiaFacts(TypedDict):
     module_time: int
 
 
-class Nvidia:
+class Nvidia(Step):
     id = "nvidia"
     title = "NVIDIA driver"
     facts_model = NvidiaFacts
@@ -92,7 +92,7 @@ class Nvidia:
             "module_time": nvidia.MODULE_TIME,
         }
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> NvidiaFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> NvidiaFacts:
         major = system.pve_major(out["pveversion"])
         i = variant_index(cfg, major)  # which repo{i}/key{i} answers are this release's
         nv = cfg.config.nvidia.for_pve(major)

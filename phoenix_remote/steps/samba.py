@@ -4,13 +4,12 @@ testparm before the services restart; the previous file is restored on failure).
 
 from __future__ import annotations
 
-from typing import Any
-
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
-from phoenix_remote.engine.types import Change, Run
+from phoenix_remote.engine.step import HostView, Step
+from phoenix_remote.engine.types import Change, Plan, Run
 from phoenix_remote.facts import files, packages, services, users, zfs
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.ntlm import nt_hash
@@ -49,7 +48,7 @@ class SambaFacts(TypedDict):
     services: dict[str, str]
 
 
-class Samba:
+class Samba(Step):
     id = "samba"
     title = "Samba shares"
     facts_model = SambaFacts
@@ -72,7 +71,7 @@ class Samba:
             "nmbd": services.active_query("nmbd"),
         }
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> SambaFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> SambaFacts:
         s = cfg.config.samba
         return {"installed": packages.installed(out["pkgs"]),
                 "manual": packages.manual(out["manual"]),
@@ -82,7 +81,7 @@ class Samba:
                 "datasets": zfs.names(out["datasets"]), "dirs": lines(out["dirs"].text),
                 "services": {unit: services.active(out[unit], unit) for unit in ("smbd", "nmbd")}}
 
-    def plan(self, f: SambaFacts, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: SambaFacts, cfg: HostConfig) -> Plan:
         s = cfg.config.samba
         secret: Secret | None = cfg.secrets.get(s.password_secret)
         changes = []
@@ -111,4 +110,4 @@ class Samba:
         if not conf and any(v != "active" for v in f["services"].values()):
             changes.append(Change("Samba services", str(f["services"]), "smbd, nmbd active",
                                   (Run(("systemctl", "restart", "nmbd", "smbd")),)))
-        return changes
+        return Plan(changes)

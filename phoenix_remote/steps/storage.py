@@ -3,13 +3,12 @@ the API (the original's `pvesm status | grep` existence test never matched)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.checks import storage_rules
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Api, Change
+from phoenix_remote.engine.step import HostView, Step
+from phoenix_remote.engine.types import Api, Change, Plan
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import pve, zfs
 from phoenix_remote.facts.batch import Out
@@ -51,7 +50,7 @@ class StorageFacts(TypedDict):
     storage: dict[str, pve.Record]
 
 
-class Storage:
+class Storage(Step):
     id = "storage"
     title = "Proxmox storage definitions"
     facts_model = StorageFacts
@@ -62,11 +61,11 @@ class Storage:
     def commands(self, cfg: HostConfig) -> dict[str, str]:
         return {"datasets": zfs.FILESYSTEMS}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> StorageFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> StorageFacts:
         return {"datasets": zfs.names(out["datasets"]), "storage": pve.storages(host.api)}
 
-    def plan(self, f: StorageFacts, cfg: HostConfig) -> list[Change]:
-        return storage_changes(desired(cfg), f["storage"])
+    def plan(self, f: StorageFacts, cfg: HostConfig) -> Plan:
+        return Plan(storage_changes(desired(cfg), f["storage"]))
 
 
 def storage_changes(wanted: dict[str, dict], storages: dict[str, dict]) -> list[Change]:

@@ -3,11 +3,10 @@ mountpoint rule; property drift is repaired, create-only properties refused."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
+from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Change, Plan, Run
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import zfs
@@ -21,7 +20,7 @@ class ZfsDatasetsFacts(TypedDict):
     props: zfs.ZfsProps
 
 
-class ZfsDatasets:
+class ZfsDatasets(Step):
     id = "zfs_datasets"
     title = "ZFS datasets and properties"
     facts_model = ZfsDatasetsFacts
@@ -36,7 +35,7 @@ class ZfsDatasets:
                         for d in sets.values() for p in d} | {"mountpoint"})
         return {"pools": zfs.POOLS, "props": zfs.props_query(props)}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> ZfsDatasetsFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> ZfsDatasetsFacts:
         return {"pools": zfs.names(out["pools"]), "props": zfs.props(out["props"])}
 
     def plan(self, f: ZfsDatasetsFacts, cfg: HostConfig) -> Plan:

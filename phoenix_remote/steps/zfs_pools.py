@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change, Run
+from phoenix_remote.engine.step import HostView, Step
+from phoenix_remote.engine.types import Change, Plan, Run
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import drives as drive_facts
 from phoenix_remote.facts import zfs
@@ -25,7 +25,7 @@ class ZfsPoolsFacts(TypedDict):
     drives: dict[str, DriveFacts]
 
 
-class ZfsPools:
+class ZfsPools(Step):
     id = "zfs_pools"
     title = "ZFS pools"
     facts_model = ZfsPoolsFacts
@@ -50,7 +50,7 @@ class ZfsPools:
             cmds.update(drive_facts.commands(i, d.path))
         return cmds
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> ZfsPoolsFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> ZfsPoolsFacts:
         drives = self._drives(cfg)
         return {"pools": zfs.names(out["pools"]), "status": zfs.status(out["status"]),
                 "pool_props": zfs.props(out["pool_props"]),
@@ -58,7 +58,7 @@ class ZfsPools:
                 "drives": {d.path: drive_facts.parse(i, d.path, out)
                            for i, d in enumerate(drives)}}
 
-    def plan(self, f: ZfsPoolsFacts, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: ZfsPoolsFacts, cfg: HostConfig) -> Plan:
         z = cfg.config.zfs
         changes: list[Change] = []
         for name, pool in cfg.config.zfs.enabled_pools().items():
@@ -106,7 +106,7 @@ class ZfsPools:
                 "; WILL DESTROY: " + "; ".join(destroyed) if destroyed else ""),
                 f"{pool.layout} of " + ", ".join(os.path.basename(d.path) for d in drives),
                 (*actions, Run(tuple(argv)))))
-        return changes
+        return Plan(changes)
 
     def drift(self, name: str, f: ZfsPoolsFacts, cfg: HostConfig) -> list[Change]:
         z = cfg.config.zfs

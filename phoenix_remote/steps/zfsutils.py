@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from typing_extensions import TypedDict
 
 from phoenix_remote.config.models import HostConfig
-from phoenix_remote.engine.types import Change
+from phoenix_remote.engine.step import HostView, Step
+from phoenix_remote.engine.types import Change, Plan
 from phoenix_remote.facts import packages
 from phoenix_remote.facts.batch import Out
 from phoenix_remote.steps.common import apt_install, keep_manual
@@ -18,7 +17,7 @@ class ZfsUtilsFacts(TypedDict):
     manual: set[str]
 
 
-class ZfsUtils:
+class ZfsUtils(Step):
     id = "zfsutils"
     title = "zfsutils-linux package"
     facts_model = ZfsUtilsFacts
@@ -30,13 +29,13 @@ class ZfsUtils:
         return {"pkgs": packages.installed_query([cfg.config.zfs.package]),
                 "manual": packages.manual_query([cfg.config.zfs.package])}
 
-    def facts(self, out: dict[str, Out], host: Any, cfg: HostConfig) -> ZfsUtilsFacts:
+    def facts(self, out: dict[str, Out], host: HostView, cfg: HostConfig) -> ZfsUtilsFacts:
         return {"installed": packages.installed(out["pkgs"]),
                 "manual": packages.manual(out["manual"])}
 
-    def plan(self, f: ZfsUtilsFacts, cfg: HostConfig) -> list[Change]:
+    def plan(self, f: ZfsUtilsFacts, cfg: HostConfig) -> Plan:
         pkg = cfg.config.zfs.package
         if pkg in f["installed"]:
-            return keep_manual([pkg], f["installed"], f["manual"])
-        return [Change(f"package {pkg}", "not installed", "installed",
-                       apt_install([pkg], update=True))]
+            return Plan(keep_manual([pkg], f["installed"], f["manual"]))
+        return Plan([Change(f"package {pkg}", "not installed", "installed",
+                            apt_install([pkg], update=True))])

@@ -17,7 +17,8 @@ from typing_extensions import TypedDict
 from phoenix_remote.engine import runner
 from phoenix_remote.engine.fleet import run_fleet
 from phoenix_remote.engine.runner import RunOptions
-from phoenix_remote.engine.types import Change, CommitNetwork, Status
+from phoenix_remote.engine.step import Step
+from phoenix_remote.engine.types import Change, CommitNetwork, Plan, Status
 from phoenix_remote.errors import HostError
 from phoenix_remote.facts import files
 from phoenix_remote.host.host import Host
@@ -96,7 +97,7 @@ class NetworkFacts(TypedDict):
     content: str | None
 
 
-class NetworkStep:
+class NetworkStep(Step):
     """Makes `path` hold the new address, through a commit-confirmed CommitNetwork."""
 
     id = "initial_setup"
@@ -118,9 +119,9 @@ class NetworkStep:
     def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
         want = f"address {NEW}/24\n"
         if facts["content"] == want:
-            return []
-        return [Change(f"network identity {IFACE}", "old address", NEW,
-                       (CommitNetwork(str(self.path), want, IFACE, NEW, 60),))]
+            return Plan()
+        return Plan([Change(f"network identity {IFACE}", "old address", NEW,
+                            (CommitNetwork(str(self.path), want, IFACE, NEW, 60),))])
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from phoenix_remote.config.inventory import Inventory
 from phoenix_remote.engine import runner
 from phoenix_remote.engine.fleet import run_fleet
 from phoenix_remote.engine.runner import RunOptions
-from phoenix_remote.engine.types import Change, Run, Status
+from phoenix_remote.engine.step import Step
+from phoenix_remote.engine.types import Change, Plan, Run, Status
 from phoenix_remote.errors import StepFailed
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.shell import sh
@@ -27,7 +28,7 @@ class MarkerFacts(TypedDict):
     there: bool
 
 
-class MarkerStep:
+class MarkerStep(Step):
     """Converged when its marker file exists; apply creates it (with a real command)."""
 
     title = "marker"
@@ -49,14 +50,14 @@ class MarkerStep:
 
     def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
         if facts["there"]:
-            return []
-        return [Change(f"marker of {self.id}", "missing", "present",
-                       (Run(("touch", f"{self.marker}.{cfg.name}")),))]
+            return Plan()
+        return Plan([Change(f"marker of {self.id}", "missing", "present",
+                            (Run(("touch", f"{self.marker}.{cfg.name}")),))])
 
 
 class NeverConverges(MarkerStep):
     def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
-        return [Change("always different", "a", "b", (Run(("true",)),))]
+        return Plan([Change("always different", "a", "b", (Run(("true",)),))])
 
 
 @pytest.fixture
@@ -187,9 +188,9 @@ def test_reboot_and_resume_retakes_the_lock_and_finishes(fleet, tmp_path, monkey
     class NeedsReboot(MarkerStep):
         def plan(self, facts, cfg):  # type: ignore[no-untyped-def]
             if facts["there"]:
-                return []
-            return [Change("driver loaded", "no", "yes",
-                           (Run(("touch", f"{self.marker}.{cfg.name}")), Reboot(60)))]
+                return Plan()
+            return Plan([Change("driver loaded", "no", "yes",
+                                (Run(("touch", f"{self.marker}.{cfg.name}")), Reboot(60)))])
 
     hosts, transports = fleet
     made: list[FakeTransport] = []
@@ -233,7 +234,7 @@ class Containers(MarkerStep):
             argv = ("false",) if vmid == 901 else ("touch", f"{self.marker}.{vmid}")
             return Change(f"container {vmid}", "missing", "made", (Run(argv),), item=vmid,
                           needs=needs)
-        return [] if facts["there"] else [change(901), change(953, (901,)), change(910)]
+        return Plan([] if facts["there"] else [change(901), change(953, (901,)), change(910)])
 
 
 def test_one_failing_container_does_not_stop_an_independent_one(fleet, tmp_path):
