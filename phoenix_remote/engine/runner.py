@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +25,7 @@ from phoenix_remote.engine.types import (
     EventSink,
     HostReport,
     InstallFile,
+    Plan,
     Reboot,
     Remember,
     Run,
@@ -213,7 +213,7 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
         changes = step.plan(facts, cfg)
         result.changes = list(changes)
         held = changes.held
-        result.notes += changes.notes + [f"left as is: {h}" for h in held]
+        result.notes += [*changes.notes, *(f"left as is: {h}" for h in held)]
         result.reboot_needed = changes.reboot_needed
         unknown = changes.unknown
         if opts.mode == "plan":
@@ -226,7 +226,7 @@ def run_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, opts: RunO
             if unknown:
                 result.status, result.error = Status.UNKNOWN, "; ".join(unknown)
         else:
-            apply_step(host, ledger, step, cfg, changes, facts, result, emit, log_file)
+            apply_step(host, ledger, step, cfg, changes, result, emit, log_file)
             if unknown:
                 raise StepFailed("could not tell: " + "; ".join(unknown))
     except PhoenixError as e:
@@ -253,15 +253,14 @@ def drift_class(record: dict, fp: str) -> Literal["corrective", "intended"]:
     return "corrective" if applied and record.get("fingerprint") == fp else "intended"
 
 
-def items_of(step: Step, changes: list[Change], cfg: HostConfig) -> dict[str, Any]:
+def items_of(step: Step, changes: Plan, cfg: HostConfig) -> dict[str, Any]:
     """A step that manages several things (lxc: containers) records each one's result."""
     items = step.ledger_items(changes, cfg)
     return {"items": items} if items is not None else {}
 
 
-def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes: list[Change],
-               facts: Mapping[str, Any], result: StepResult, emit: EventSink,
-               log_file: str) -> None:
+def apply_step(host: Host, ledger: Ledger, step: Step, cfg: HostConfig, changes: Plan,
+               result: StepResult, emit: EventSink, log_file: str) -> None:
     fp = fingerprint(step, cfg)
     previous = ledger.step(step.id)
     if not changes:

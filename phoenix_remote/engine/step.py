@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from phoenix_remote import __version__
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
-from phoenix_remote.engine.types import Change, Plan
+from phoenix_remote.engine.types import Plan
 from phoenix_remote.facts.batch import Out, collect
 
 
@@ -81,7 +81,7 @@ class Step:
     def plan(self, facts: Any, cfg: HostConfig) -> Plan:  # facts: facts_model
         raise NotImplementedError
 
-    def ledger_items(self, changes: list[Change], cfg: HostConfig) -> dict[str, dict] | None:
+    def ledger_items(self, changes: Plan, cfg: HostConfig) -> dict[str, dict] | None:
         """A step that manages several things (lxc: containers) records each one's result."""
         return None
 

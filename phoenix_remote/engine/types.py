@@ -7,8 +7,8 @@ before/after and the actions that remove it. Actions are data: the engine execut
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Literal, Protocol
 
@@ -144,22 +144,51 @@ class Change:
 HOST_ACCESS = "HOST ACCESS: "
 
 
-class Plan(list[Change]):
-    """What a step's plan found: the changes (it is their list), notes for the operator,
-    differences it holds back on purpose (the config says to leave them: verify reports
-    them as drift, apply leaves them), and whether the host needs a reboot that no change
-    of this run will do. Built from the facts alone; a step never writes into its facts."""
+@dataclass(frozen=True, init=False)
+class Plan:
+    """What a step's plan found, as a value: the changes (iterating a Plan gives them),
+    notes for the operator, differences held back on purpose (the config says to leave
+    them: verify reports them as drift, apply leaves them), parts the probe got no answer
+    about (a hung container: verify says unknown, apply repairs the rest and then fails
+    naming them), and whether the host needs a reboot no change of this run will do.
+    Built from the facts alone; parts are combined with Plan.join, which keeps every field."""
+
+    changes: tuple[Change, ...]
+    notes: tuple[str, ...]
+    held: tuple[str, ...]
+    unknown: tuple[str, ...]
+    reboot_needed: bool
 
     def __init__(self, changes: Iterable[Change] = (), notes: Iterable[str] = (),
                  reboot_needed: bool = False, held: Iterable[str] = (),
                  unknown: Iterable[str] = ()):
-        super().__init__(changes)
-        self.notes = list(notes)
-        self.reboot_needed = reboot_needed
-        self.held = list(held)
-        # parts the probe got no answer about (a hung container): verify says unknown,
-        # apply repairs the rest and then fails naming them
-        self.unknown = list(unknown)
+        for name, value in (("changes", tuple(changes)), ("notes", tuple(notes)),
+                            ("held", tuple(held)), ("unknown", tuple(unknown)),
+                            ("reboot_needed", reboot_needed)):
+            object.__setattr__(self, name, value)
+
+    @staticmethod
+    def join(*plans: Plan) -> Plan:
+        return Plan([c for p in plans for c in p.changes], [n for p in plans for n in p.notes],
+                    any(p.reboot_needed for p in plans), [h for p in plans for h in p.held],
+                    [u for p in plans for u in p.unknown])
+
+    def for_item(self, item: int, needs: tuple[int, ...] = ()) -> Plan:
+        """The same plan with every change marked as being about `item`."""
+        return Plan([replace(c, item=item, needs=needs) for c in self.changes], self.notes,
+                    self.reboot_needed, self.held, self.unknown)
+
+    def __iter__(self) -> Iterator[Change]:
+        return iter(self.changes)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    def __getitem__(self, i: int) -> Change:
+        return self.changes[i]
 
 
 class Status(str, Enum):

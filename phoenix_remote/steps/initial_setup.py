@@ -212,8 +212,7 @@ class InitialSetup(Step):
                                   "enabled/active",
                                   (Run(("systemctl", "enable", "--now", c.time.ntp_service)),)))
         changes += self.firewall_plan(f, cfg)
-        network = self.network_plan(f, cfg)
-        return Plan([*changes, *network], notes=network.notes)
+        return Plan.join(Plan(changes), self.network_plan(f, cfg))
 
     def firewall_plan(self, f: InitialSetupFacts, cfg: HostConfig) -> list[Change]:
         allow = cfg.config.firewall.allow
@@ -244,11 +243,10 @@ class InitialSetup(Step):
 
     def network_plan(self, f: InitialSetupFacts, cfg: HostConfig) -> Plan:
         n = cfg.config.network
-        changes = Plan()
-        if not f["iface_exists"]:
-            changes.notes.append(f"network.interface {n.interface} does not exist on the host "
-                                 "yet: the new file defines it (PVE 9.1 names NICs nicN; "
-                                 "check its bridge-ports)")
+        changes: list[Change] = []
+        notes = [] if f["iface_exists"] else [
+            f"network.interface {n.interface} does not exist on the host yet: the new file "
+            "defines it (PVE 9.1 names NICs nicN; check its bridge-ports)"]
         if f["hostname"].strip() != n.hostname:
             if f["node_guests"]:
                 old = f["hostname"].strip()
@@ -272,7 +270,7 @@ class InitialSetup(Step):
         text, line = hosts_text(f["hosts"], n.ip, n.hostname, n.domain)
         if ch := file_change("/etc/hosts", f["hosts"], text):
             changes.append(Change("/etc/hosts entry", ch.before, line, ch.actions))
-        return changes
+        return Plan(changes, notes)
 
 
 def repositories(api: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ with a token.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
 from typing import Any
 
 from typing_extensions import TypedDict
@@ -143,32 +143,29 @@ class Lxc(Step):
         lxc = cfg.config.lxc
         assert lxc is not None
         mounts = mounts_of(cfg)
-        plan = Plan(gpu_unit_changes(f) if uses_gpus(cfg) else [])
+        parts = [Plan(gpu_unit_changes(f) if uses_gpus(cfg) else [])]
         fetched: set[str] = set()
         for vmid in lxc.in_order(cfg.containers):
             ct = lxc.container(vmid)
-            plan.notes += [f"{HOST_ACCESS}container {vmid} {ct.hostname} ({where}): {how} "
-                           "(allow_host_access)" for where, how in host_access(ct)]
+            parts.append(Plan(notes=[f"{HOST_ACCESS}container {vmid} {ct.hostname} ({where}): "
+                                     f"{how} (allow_host_access)"
+                                     for where, how in host_access(ct)]))
             want = lxc.desired_keys(ct, mounts)
             guest = f["guests"].get(vmid)
-            needs = (ct.clone.vmid,) if ct.clone else ()
             if guest is None:
                 check_subids(vmid, ct, f["subids"])
-                plan += self.template_changes(ct, lxc, f, fetched)
-                plan += [replace(c, item=vmid, needs=needs)
-                         for c in new_container(vmid, ct, cfg, want, f)]
+                parts.append(Plan(self.template_changes(ct, lxc, f, fetched)))
+                parts.append(Plan(new_container(vmid, ct, cfg, want, f)).for_item(
+                    vmid, (ct.clone.vmid,) if ct.clone else ()))
                 continue
             check_owner(vmid, ct, guest, f["node"], f["owned"],
                         f["configs"].get(vmid, {}), cfg.name)
             check_subids(vmid, ct, f["subids"])
-            part = existing_container(vmid, ct, cfg, want, f)
-            plan += [replace(c, item=vmid) for c in part]
-            plan.held += part.held
-            plan.unknown += part.unknown
-        return plan
+            parts.append(existing_container(vmid, ct, cfg, want, f).for_item(vmid))
+        return Plan.join(*parts)
 
     @staticmethod
-    def ledger_items(changes: list[Change], cfg: HostConfig) -> dict[str, dict]:
+    def ledger_items(changes: Iterable[Change], cfg: HostConfig) -> dict[str, dict]:
         """Each container's result for the ledger: what this apply changed on it (the host's
         template and GPU unit under "host")."""
         lxc = cfg.config.lxc
@@ -204,7 +201,7 @@ class Lxc(Step):
                        (action,))]
 
 
-def by_container(changes: list[Change]) -> dict[int | None, list[str]]:
+def by_container(changes: Iterable[Change]) -> dict[int | None, list[str]]:
     """Change summaries by the container they concern (Change.item); None holds the
     host-level ones (template, GPU unit)."""
     out: dict[int | None, list[str]] = {}
@@ -410,7 +407,8 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
     base = f"/nodes/{node}/lxc/{vmid}"
     name = f"container {vmid} {ct.hostname}"
     have_gb = fixed_at_creation(vmid, ct, lxc, conf)
-    changes = Plan()
+    changes: list[Change] = []
+    held: list[str] = []
     running = f["status"][vmid] == "running"
     diff = {k: v for k, v in want.items() if differs(k, conf.get(k), v)}
     if diff:
@@ -462,14 +460,12 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
                                   "applied by one reboot", (status(base, "reboot"),
                                   *lxc_inside.after_start(vmid, ct, cfg, f["driver"]))))
         else:
-            changes.held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
-                                "(lxc.defaults.restart_policy is never)")
+            held.append(f"{name}: pending until it restarts: {', '.join(restart)} "
+                        "(lxc.defaults.restart_policy is never)")
+    plan = Plan(changes, held=held)
     if running and desired_state == "running" and not restarted:
-        inner = inside_changes(vmid, ct, cfg, f)
-        changes += inner
-        changes.held += inner.held
-        changes.unknown += inner.unknown
-    return changes
+        return Plan.join(plan, inside_changes(vmid, ct, cfg, f))
+    return plan
 
 
 def inside_changes(vmid: int, ct: ContainerConfig, cfg: HostConfig, f: LxcFacts) -> Plan:
@@ -477,12 +473,12 @@ def inside_changes(vmid: int, ct: ContainerConfig, cfg: HostConfig, f: LxcFacts)
     a GPU driver that no setup fixes is reported."""
     name = f"container {vmid} {ct.hostname}"
     passed = f["inside"].get(vmid)
-    out = Plan()
     if vmid in f["inside_unknown"]:
-        out.unknown.append(f"{name}: {f['inside_unknown'][vmid]}")
-        return out
+        return Plan(unknown=[f"{name}: {f['inside_unknown'][vmid]}"])
     if passed is None:
-        return out  # not answered (it stopped since): the next run looks again
+        return Plan()  # not answered (it stopped since): the next run looks again
+    out: list[Change] = []
+    held: list[str] = []
     failing = [label.split(" ", 1)[1] for label, ok in passed.items()
                if not ok and label.startswith("setup ")]
     if failing:
@@ -490,13 +486,13 @@ def inside_changes(vmid: int, ct: ContainerConfig, cfg: HostConfig, f: LxcFacts)
                           "set up", tuple(lxc_inside.setup_runs(vmid, ct, cfg, f["driver"],
                                                                 failing))))
     if passed.get("nvidia driver") is False and not failing:
-        out.held.append(f"{name}: its NVIDIA userspace driver is not the host's "
-                        f"{f['driver'] or '(none)'}: give it a setup that installs it "
-                        "(the example's `nvidia`)")
+        held.append(f"{name}: its NVIDIA userspace driver is not the host's "
+                    f"{f['driver'] or '(none)'}: give it a setup that installs it "
+                    "(the example's `nvidia`)")
     if passed.get("health") is False:
         out.append(Change(f"{name}: health check", "failing", "passing",
                           tuple(lxc_inside.health_run(vmid, ct, f["driver"]))))
-    return out
+    return Plan(out, held=held)
 
 
 def restart_keys(pending: list[pve.Record], diff: dict[str, str], want: dict[str, str],

@@ -74,9 +74,9 @@ class Nfs(Step):
 
     def plan(self, f: NfsFacts, cfg: HostConfig) -> Plan:
         n = cfg.config.nfs
-        changes = Plan(notes=[f"{HOST_ACCESS}NFS export {e.dataset}: {e.options} lets clients "
-                              "act as root on it (allow_root_access)"
-                              for e in n.exports if e.allow_root_access])
+        notes = [f"{HOST_ACCESS}NFS export {e.dataset}: {e.options} lets clients act as "
+                 "root on it (allow_root_access)" for e in n.exports if e.allow_root_access]
+        changes: list[Change] = []
         missing = [p for p in n.packages if p not in f["installed"]]
         if missing:
             changes.append(Change("NFS packages", "missing: " + " ".join(missing), "installed",
@@ -103,4 +103,4 @@ class Nfs(Step):
                                           "ufw allow nfs"),)))
         # last: PVE mounts an NFS storage when it is added, so its export must exist first
         changes += storage_changes(nfs_desired(cfg), f["storage"])
-        return changes
+        return Plan(changes, notes)

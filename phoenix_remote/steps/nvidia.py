@@ -130,7 +130,7 @@ class Nvidia(Step):
                              "for GPU-less hosts")
         if f["loaded"] and f["smi_ok"]:
             return Plan()
-        changes = Plan()
+        changes: list[Change] = []
         if not re.search(r"^\s*blacklist\s+nouveau\s*$", f["blacklist"], re.M):
             text = f["blacklist"] + ("" if not f["blacklist"] or f["blacklist"].endswith("\n")
                                      else "\n") + "".join(x + "\n" for x in nv.blacklist_lines)
@@ -168,6 +168,6 @@ class Nvidia(Step):
             changes.append(Change("reboot", "driver not loaded", "nvidia module loaded, "
                                   "nvidia-smi answers", (Reboot(),)))
         elif not changes:  # installed and ready; loading it waits for the operator's reboot
-            changes.reboot_needed = True
-            changes.notes.append("driver installed; reboot to load it (nvidia.reboot is off)")
-        return changes
+            return Plan(reboot_needed=True, notes=["driver installed; reboot to load it "
+                                                   "(nvidia.reboot is off)"])
+        return Plan(changes)

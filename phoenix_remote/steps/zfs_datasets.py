@@ -40,10 +40,11 @@ class ZfsDatasets(Step):
 
     def plan(self, f: ZfsDatasetsFacts, cfg: HostConfig) -> Plan:
         z = cfg.config.zfs
-        changes = Plan()
+        changes: list[Change] = []
+        notes = []
         for pool, sets in z.datasets.items():
             if pool not in cfg.config.zfs.enabled_pools():
-                changes.notes.append(f"pool {pool} is disabled: its datasets are skipped")
+                notes.append(f"pool {pool} is disabled: its datasets are skipped")
                 continue
             for name, props in sets.items():
                 path = f"{pool}/{name}"
@@ -66,4 +67,4 @@ class ZfsDatasets(Step):
                         changes.append(Change(f"dataset {path} {k}", f"{value} ({source})",
                                               f"{v} (local)",
                                               (Run(("zfs", "set", f"{k}={v}", path)),)))
-        return changes
+        return Plan(changes, notes)

@@ -122,5 +122,5 @@ def test_a_container_that_gave_no_answer_is_unknown_not_in_policy():
     facts["inside"], facts["inside_unknown"] = {}, {vmid: "its checks did not finish within 30 s"}
     plan = Lxc().plan(facts, host_config(case))
     name = host_config(case).config.lxc.container(vmid).hostname
-    assert plan.unknown == [f"container {vmid} {name}: its checks did not finish within 30 s"]
+    assert plan.unknown == (f"container {vmid} {name}: its checks did not finish within 30 s",)
     assert not [c for c in plan if "setup" in c.summary]

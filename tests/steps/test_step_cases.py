@@ -99,8 +99,8 @@ def test_step_case(path: Path):
     if "before" in expect:
         assert [c.before for c in changes] == expect["before"]
     if "notes" in expect:
-        assert changes.notes == expect["notes"]
-    assert getattr(changes, "held", []) == expect.get("held", [])
+        assert list(changes.notes) == expect["notes"]
+    assert list(changes.held) == expect.get("held", [])
     actions = [describe(a) for c in changes for a in c.actions]
     for wanted in expect.get("actions", []):
         assert any(wanted in a for a in actions), (wanted, actions)
