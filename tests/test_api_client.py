@@ -69,24 +69,28 @@ def test_every_endpoint_we_call_is_in_pve_84_and_91_with_valid_parameters(versio
 def test_client_refuses_a_parameter_outside_the_nodes_schema_before_sending(major):
     client = PveClient(NoNetworkHost(host_config({})), major=major)
     with pytest.raises(ApiError) as err:
-        client.post("/storage", storage="x", type="dir", path="/x", colour="red")
+        client.call("POST", "/storage", {"storage": "x", "type": "dir", "path": "/x",
+                                         "colour": "red"})
     assert err.value.status == 400
     assert "colour" in err.value.errors
     with pytest.raises(PhoenixError, match=f"not a PVE {major} API method"):
         client.get("/nodes/pve1/frobnicate")
     with pytest.raises(ApiError) as boolean:
-        client.put("/storage/xy", disable="yes")
+        client.call("PUT", "/storage/xy", {"disable": "yes"})
     assert boolean.value.errors == {"disable": "type check ('boolean') failed - got 'yes'"}
+
+
+GLUSTER = {"storage": "gv0", "type": "glusterfs", "server": "s", "volume": "v"}
 
 
 def test_a_method_only_pve_9_has_is_refused_for_a_pve_8_node():
     """GlusterFS storage (its `volume` option) is gone from the 9.1 schema."""
     eight, nine = (PveClient(NoNetworkHost(host_config({})), major=m) for m in (8, 9))
     with pytest.raises(ApiError) as err:
-        nine.post("/storage", storage="gv0", type="glusterfs", server="s", volume="v")
+        nine.call("POST", "/storage", GLUSTER)
     assert "volume" in (err.value.errors or {})
     with pytest.raises(AssertionError, match="went to the network"):
-        eight.post("/storage", storage="gv0", type="glusterfs", server="s", volume="v")
+        eight.call("POST", "/storage", GLUSTER)
 
 
 def test_booleans_are_sent_as_1_and_0():

@@ -79,9 +79,8 @@ def needed(step_ids: list[str], cfg: HostConfig, node: str, major: int, writes: 
 
 def missing(api: Any, wanted: dict[str, set[str]]) -> list[str]:
     """'PRIV on PATH' for each privilege PVE says the principal lacks."""
-    from phoenix_remote.facts.pve import get_all
     paths = sorted(wanted)
-    answers = get_all(api, [("/access/permissions", {"path": p}) for p in paths])
+    answers = api.get_all([("/access/permissions", {"path": p}) for p in paths])
     out = []
     for path, answer in zip(paths, answers):
         have = set((answer or {}).get(path) or {})

@@ -34,7 +34,7 @@ from phoenix_remote.engine.types import (
     StepResult,
 )
 from phoenix_remote.errors import DidNotConverge, PhoenixError, StepFailed, StepRefused
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 from phoenix_remote.host.network import commit_network

@@ -31,7 +31,7 @@ from phoenix_remote import __version__
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Plan
-from phoenix_remote.facts.batch import Out, collect
+from phoenix_remote.host.batch import Out, collect
 
 
 class HostView(Protocol):

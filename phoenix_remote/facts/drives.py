@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
 
 ABSENT = 100  # the exit code that means "no such file"

@@ -5,7 +5,7 @@ yet: the plan installs and enables it); failing where it is installed is unknown
 from __future__ import annotations
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 
 STATUS = "ufw status"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import dpkg_installed
+from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import quote
 
 ANSWERED = (0, 1)  # dpkg-query: all found / some unknown

@@ -3,20 +3,9 @@ unknown, never "no storages" or "no such user"."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 Record = dict[str, Any]  # one object as the API returns it
-
-
-def get_all(api: Any, requests: list[tuple[str, dict[str, str]]]) -> list[Any]:
-    """GET several (path, params) at once over the client's one login: a probe waits for
-    the slowest answer, not for the sum of them. The first error is raised."""
-    if len(requests) < 2:
-        return [api.get(path, **params) for path, params in requests]
-    _ = api.node  # log in (and learn the node) once, before the threads share the session
-    with ThreadPoolExecutor(max_workers=min(8, len(requests))) as pool:
-        return list(pool.map(lambda r: api.get(r[0], **r[1]), requests))
 
 
 def storages(api: Any) -> dict[str, Record]:

@@ -5,7 +5,7 @@ no systemd) is unknown, except `is-enabled`'s exit 1 for a unit that does not ex
 from __future__ import annotations
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 
 PVEVERSION = "pveversion"
 DEBIAN = "cat /etc/debian_version"

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.parsers import lines, zfs_props
+from phoenix_remote.host.batch import Out
 
 ZfsProps = dict[str, dict[str, tuple[str, str]]]  # {pool or dataset: {prop: (value, source)}}
 

@@ -78,7 +78,7 @@ class Host:
         return self.ssh.run(argv, stdin, self.cfg.ssh.command_timeout, check)
 
     def probe_script(self, text: str, stdin: str | Secret | None = None) -> Result:
-        """A read-only batch script (facts/batch.py): the script in argv (it holds no
+        """A read-only batch script (host/batch.py): the script in argv (it holds no
         secret), stdin free for the one probe that reads a secret."""
         return self.ssh.run(["bash", "-c", text], stdin, self.cfg.ssh.command_timeout,
                             check=False)

@@ -10,7 +10,7 @@ from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Api, Change, InstallFile, Plan, Run
 from phoenix_remote.facts import pve, users
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 
 
 def public_key(cfg: HostConfig) -> str | None:

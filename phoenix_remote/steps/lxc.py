@@ -32,7 +32,7 @@ from phoenix_remote.engine.types import (
 )
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import files, pve, services
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.steps import lxc_inside, lxc_raw
 from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart
 
@@ -115,7 +115,7 @@ class Lxc(Step):
                          for v in cfg.containers if lxc.container(v).template}
                         & set(pve.storages(api)))
         kinds = ("config", "pending", "status/current", "snapshot")
-        answers = iter(pve.get_all(api, [(f"{base}/{v}/{kind}", {}) for v in mine
+        answers = iter(api.get_all([(f"{base}/{v}/{kind}", {}) for v in mine
                                          for kind in kinds]
                                    + [(f"/nodes/{node}/storage/{s}/content",
                                        {"content": "vztmpl"}) for s in wanted]))

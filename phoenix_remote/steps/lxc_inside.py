@@ -15,7 +15,7 @@ from __future__ import annotations
 from phoenix_remote.config.lxc import ContainerConfig
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.types import Run
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
 
 HOST_DRIVER = "nvidia-smi --query-gpu=driver_version --format=csv,noheader"

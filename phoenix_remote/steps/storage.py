@@ -11,7 +11,7 @@ from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Api, Change, Plan
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import pve, zfs
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 
 
 def nfs_desired(cfg: HostConfig) -> dict[str, dict]:

@@ -10,7 +10,7 @@ from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Change, Plan, Run
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import zfs
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 
 CREATE_ONLY = ("casesensitivity", "normalization", "utf8only", "encryption")
 

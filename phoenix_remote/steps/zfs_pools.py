@@ -13,8 +13,8 @@ from phoenix_remote.engine.types import Change, Plan, Run
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import drives as drive_facts
 from phoenix_remote.facts import zfs
-from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import DriveFacts
+from phoenix_remote.host.batch import Out
 
 
 class ZfsPoolsFacts(TypedDict):

@@ -8,7 +8,7 @@ from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Change, Plan
 from phoenix_remote.facts import packages
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.steps.common import apt_install, keep_manual
 
 

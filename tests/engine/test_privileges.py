@@ -48,6 +48,9 @@ class FakeApi:
     def __init__(self, grants: dict[str, set[str]]):
         self.grants, self.asked = grants, []
 
+    def get_all(self, requests):
+        return [self.get(path, **params) for path, params in requests]
+
     def get(self, api_path, /, **params):
         assert api_path == "/access/permissions"
         self.asked.append(params["path"])

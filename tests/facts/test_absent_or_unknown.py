@@ -8,7 +8,7 @@ import pytest
 
 from phoenix_remote.errors import ProbeUnknown
 from phoenix_remote.facts import files, firewall, nvidia, packages, services, system, users, zfs
-from phoenix_remote.facts.batch import Out, collect
+from phoenix_remote.host.batch import Out, collect
 from phoenix_remote.host.host import Host
 from tests.fake_transport import FakeTransport
 from tests.steps.test_step_cases import host_config

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.batch import Out
 from phoenix_remote.facts.drives import commands, parse
+from phoenix_remote.host.batch import Out
 
 P = "/dev/disk/by-id/nvme-X"
 

@@ -4,7 +4,7 @@ import pytest
 
 from phoenix_remote.errors import ProbeUnknown
 from phoenix_remote.facts import firewall
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 
 
 def test_answers():

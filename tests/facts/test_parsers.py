@@ -7,7 +7,7 @@ import yaml
 
 from phoenix_remote.errors import ProbeUnknown
 from phoenix_remote.facts import parsers
-from phoenix_remote.facts.batch import parse, script_for
+from phoenix_remote.host.batch import parse, script_for
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases.yaml").read_text())
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from phoenix_remote.facts.batch import Out
+from phoenix_remote.host.batch import Out
 from phoenix_remote.steps import lxc_inside, lxc_raw
 from tests.steps.test_step_cases import host_config
 
