@@ -20,8 +20,7 @@ from typing import Any, NoReturn
 from phoenix_remote import __version__
 from phoenix_remote.errors import ConfigError, PhoenixError, UsageError
 
-EXIT_OK, EXIT_ERROR, EXIT_PENDING, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = (
-    0, 1, 2, 3, 64, 130)
+EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 3, 64, 130
 DEFAULT_CONFIG = Path("etc/hypervisor_config.json")
 DEFAULT_INVENTORY = Path("inventory/hosts.yaml")
 STEP_IDS = ("initial_setup", "nvidia", "admin_user", "zfsutils", "zfs_pools", "zfs_datasets",

@@ -40,9 +40,6 @@ from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 from phoenix_remote.host.network import commit_network
 from phoenix_remote.host.shell import sh
 
-MODES = ("plan", "apply", "verify")
-
-
 @dataclass
 class RunOptions:
     mode: str

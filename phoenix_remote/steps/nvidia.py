@@ -50,7 +50,6 @@ class NvidiaFacts(TypedDict):
     gpu: bool
     loaded: bool
     smi_ok: bool
-    smi: str
     krel: str
     blacklist: str
     installed: set[str]
@@ -102,7 +101,6 @@ class Nvidia(Step):
             "gpu": nvidia.gpu(out["lspci"]),
             "loaded": nvidia.loaded(out["lsmod"]),
             "smi_ok": out["smi"].ok,
-            "smi": out["smi"].text,
             "krel": system.kernel(out["krel"]),
             "blacklist": files.content(out["blacklist"], nv.blacklist_file) or "",
             "installed": packages.installed(out["pkgs"]),
@@ -165,8 +163,15 @@ class Nvidia(Step):
             changes.append(Change("initramfs", "older than the driver module", "regenerated",
                                   (Run(("update-initramfs", "-u")),)))
         if nv.reboot:
+            # the original's question before its reboot, as an option (default off): the
+            # system upgraded first, so the driver loads on an up-to-date kernel
+            update = (Run((*APT_ENV, "apt-get", "update", "-q")),
+                      Run((*APT_ENV, "apt-get", "dist-upgrade", "-y", "-q"))) \
+                if nv.update_system_before_reboot else ()
             changes.append(Change("reboot", "driver not loaded", "nvidia module loaded, "
-                                  "nvidia-smi answers", (Reboot(),)))
+                                  "nvidia-smi answers"
+                                  + (" (system upgraded first)" if update else ""),
+                                  (*update, Reboot())))
         elif not changes:  # installed and ready; loading it waits for the operator's reboot
             return Plan(reboot_needed=True, notes=["driver installed; reboot to load it "
                                                    "(nvidia.reboot is off)"])

@@ -337,7 +337,9 @@ def test_interrupted_runs_resume(fleet, work):
         else:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=120)
-        assert proc.returncode != 0
+        # a kill ends the run; a cut ends it when a command was in flight, else the run
+        # re-makes the link and goes on (the ledger retakes the lock): both are fine
+        assert proc.returncode != 0 or how == "cut"
         json.loads(host.ssh("cat /var/lib/phoenix_remote/state.json").stdout)
         again = phoenix("apply", inventory=inv, tmp=work)
         assert again.returncode == 0, (how, again.stdout[-3000:])
