@@ -9,7 +9,7 @@ import json
 import os
 from typing import Any
 
-from phoenix_remote.cli.main import DEFAULT_INVENTORY, config_path, inventory_path
+from phoenix_remote.cli.defaults import DEFAULT_INVENTORY, config_path, inventory_path
 from phoenix_remote.config import inventory as inv
 from phoenix_remote.config.overrides import parse_sets
 from phoenix_remote.config.secrets import MASK, Secret
@@ -129,14 +129,23 @@ def lxc_adopt(args: argparse.Namespace) -> int:
     return adopt_containers(args, load(args, inventory=True, limit=args.host))
 
 
-def schedule(args: argparse.Namespace) -> int:
+def schedule_remove(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli import schedule as sched
+    gone = sched.remove(args.name)
+    print("\n".join(f"removed {p}" for p in gone) or f"no {args.name} units to remove")
+    return 0
+
+
+def completion(args: argparse.Namespace) -> int:
+    from phoenix_remote.cli.completion import script
+    print(script(args.shell), end="")
+    return 0
+
+
+def schedule_install(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from phoenix_remote.cli import schedule as sched
-    if args.schedule_command == "remove":
-        gone = sched.remove(args.name)
-        print("\n".join(f"removed {p}" for p in gone) or f"no {args.name} units to remove")
-        return 0
     load(args, inventory=True, secrets="none", limit=args.limit)  # a schedule that can run
     absolute = [("-c", config_path(args)), ("-i", inventory_path(args)),
                 ("--known-hosts", args.known_hosts.expanduser()),

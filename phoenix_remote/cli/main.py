@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from phoenix_remote import __version__
+from phoenix_remote.cli.defaults import DEFAULT_CONFIG, DEFAULT_INVENTORY
 from phoenix_remote.errors import ConfigError, PhoenixError, UsageError
 
 EXIT_OK, EXIT_ERROR, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 3, 64, 130
-DEFAULT_CONFIG = Path("etc/hypervisor_config.json")
-DEFAULT_INVENTORY = Path("inventory/hosts.yaml")
 STEP_IDS = ("initial_setup", "nvidia", "admin_user", "zfsutils", "zfs_pools", "zfs_datasets",
             "storage", "nfs", "samba", "lxc")
 
@@ -278,45 +277,17 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     p.add_argument("host", metavar="HOST", help="an inventory host")
     _common(p, sets=False)
     _connection(p)
-    for parser in by_name.values():  # the one-line help is the description too
+    for name, parser in by_name.items():  # the one-line help is the description too
         parser.description = parser.description or _help_of(sub, parser)
+        parser.set_defaults(func=name.replace(" ", "_"))
     return top, by_name
 
 
-def config_path(args: argparse.Namespace) -> Path:
-    """-c, $PHOENIX_CONFIG, ./etc/hypervisor_config.json; a missing default says how to get
-    a config (an installed phoenix has no project until `phoenix init`)."""
-    if args.config is not None:
-        return args.config
-    if os.environ.get("PHOENIX_CONFIG"):
-        return Path(os.environ["PHOENIX_CONFIG"])
-    if not DEFAULT_CONFIG.exists():
-        raise UsageError(f"no config: {DEFAULT_CONFIG} does not exist here ({Path.cwd()}); "
-                         "give -c PATH, set PHOENIX_CONFIG, or make a project with "
-                         "`phoenix init DIR`")
-    return DEFAULT_CONFIG
-
-
-def inventory_path(args: argparse.Namespace) -> Path:
-    """Commands that talk to hosts need an inventory: -i, $PHOENIX_INVENTORY, the default."""
-    if args.inventory is not None:
-        return args.inventory
-    return Path(os.environ.get("PHOENIX_INVENTORY") or DEFAULT_INVENTORY)
-
-
 def dispatch(args: argparse.Namespace) -> int:
+    """Each (sub)command's parser names its function in cli/commands.py (set_defaults);
+    the module is imported only now, so --help and usage errors stay fast."""
     from phoenix_remote.cli import commands
-    if args.command == "config":
-        return commands.config_show(args)
-    if args.command == "completion":
-        from phoenix_remote.cli.completion import script
-        print(script(args.shell), end="")
-        return EXIT_OK
-    if args.command == "schedule":
-        return commands.schedule(args)
-    if args.command == "lxc":
-        return (commands.lxc_adopt if args.lxc_command == "adopt" else commands.lxc_list)(args)
-    return getattr(commands, args.command)(args)
+    return int(getattr(commands, args.func)(args))
 
 
 def main(argv: list[str] | None = None) -> int:

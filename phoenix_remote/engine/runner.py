@@ -40,6 +40,7 @@ from phoenix_remote.host.known_hosts import DEFAULT_KNOWN_HOSTS
 from phoenix_remote.host.network import commit_network
 from phoenix_remote.host.shell import sh
 
+
 @dataclass
 class RunOptions:
     mode: str

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.files import ABSENT
 from phoenix_remote.host.batch import Out
+from phoenix_remote.host.files import ABSENT
 
 LSPCI = "lspci"
 LSMOD = "lsmod"

@@ -8,9 +8,9 @@ or "password differs" for a host it could not read.
 from __future__ import annotations
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts.files import ABSENT
 from phoenix_remote.facts.parsers import passwd_entry, pdbedit_hash
 from phoenix_remote.host.batch import Out
+from phoenix_remote.host.files import ABSENT
 from phoenix_remote.host.shell import sh
 
 # Reads "user:password" on fd 3 (the batch's stdin), says whether the shadow entry holds that

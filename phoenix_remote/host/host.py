@@ -84,7 +84,7 @@ class Host:
                             check=False)
 
     def read_file(self, path: str) -> str | None:
-        from phoenix_remote.facts import files
+        from phoenix_remote.host import files
         r = self.query(files.read(path), check=False)
         if r.code == files.ABSENT:
             return None

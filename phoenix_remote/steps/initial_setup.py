@@ -11,8 +11,9 @@ from phoenix_remote.config.models import AptApiConfig, HostConfig
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Api, Change, CommitNetwork, Plan, Run
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import files, firewall, packages, services, system
+from phoenix_remote.facts import firewall, packages, services, system
 from phoenix_remote.facts.parsers import ufw_status
+from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.steps.common import (
     APT_ENV,

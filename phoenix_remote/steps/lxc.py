@@ -31,7 +31,8 @@ from phoenix_remote.engine.types import (
     Run,
 )
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import files, pve, services
+from phoenix_remote.facts import pve, services
+from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.steps import lxc_inside, lxc_raw
 from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart

@@ -10,8 +10,9 @@ from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import HOST_ACCESS, Change, Plan, Script
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import files, firewall, packages, pve, zfs
+from phoenix_remote.facts import firewall, packages, pve, zfs
 from phoenix_remote.facts.parsers import lines, ufw_status
+from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import (

@@ -14,7 +14,8 @@ from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Change, InstallFile, Plan, Reboot, Run, Script
 from phoenix_remote.errors import StepRefused
-from phoenix_remote.facts import files, nvidia, packages, system
+from phoenix_remote.facts import nvidia, packages, system
+from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
 from phoenix_remote.steps.common import APT_ENV, apt_install

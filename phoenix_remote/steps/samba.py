@@ -10,9 +10,10 @@ from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Change, Plan, Run
-from phoenix_remote.facts import files, packages, services, users, zfs
+from phoenix_remote.facts import packages, services, users, zfs
 from phoenix_remote.facts.ntlm import nt_hash
 from phoenix_remote.facts.parsers import lines
+from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.steps.common import (
     apt_install,

@@ -20,7 +20,7 @@ from phoenix_remote.engine.runner import RunOptions
 from phoenix_remote.engine.step import Step
 from phoenix_remote.engine.types import Change, CommitNetwork, Plan, Status
 from phoenix_remote.errors import HostError
-from phoenix_remote.facts import files
+from phoenix_remote.host import files
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.ssh import Result
 from tests.engine.test_runner import MarkerStep

@@ -7,7 +7,8 @@ from functools import partial
 import pytest
 
 from phoenix_remote.errors import ProbeUnknown
-from phoenix_remote.facts import files, firewall, nvidia, packages, services, system, users, zfs
+from phoenix_remote.facts import firewall, nvidia, packages, services, system, users, zfs
+from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out, collect
 from phoenix_remote.host.host import Host
 from tests.fake_transport import FakeTransport
