@@ -21,7 +21,7 @@ from phoenix_remote.errors import PhoenixError, StepRefused, UsageError
 def adopt_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
     from phoenix_remote.engine.ledger import Ledger, now
     from phoenix_remote.host.host import Host
-    from phoenix_remote.steps.lxc import fixed_at_creation
+    from phoenix_remote.steps.lxc import check_fixed_at_creation
     cfg = result.hosts[args.host]
     lxc = cfg.config.lxc
     unknown = [v for v in args.vmids if v not in cfg.containers or lxc is None]
@@ -51,7 +51,7 @@ def adopt_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
                     raise StepRefused(f"container {vmid} is {conf.get('hostname')}, the config "
                                       f"says {ct.hostname}: rename it first (`pct set "
                                       f"{vmid} --hostname {ct.hostname}`) or fix the config")
-                fixed_at_creation(vmid, ct, lxc, conf)
+                check_fixed_at_creation(vmid, ct, lxc, conf)
                 tags = [t for t in str(conf.get("tags") or "").split(";") if t]
                 if TAG not in tags:
                     host.api.call("PUT", path, {"tags": ";".join(tags + [TAG]),

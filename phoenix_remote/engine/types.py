@@ -252,11 +252,12 @@ class HostReport:
 
 
 # What a run reports as it goes, besides a step's Status (which is reported too)
-Progress = Literal["connected", "running", "action", "change", "note", "warning", "traceback"]
+ProgressWord = Literal["connected", "running", "action", "change", "note", "warning",
+                       "traceback"]
 
 
 class EventSink(Protocol):
     """Where a run's events go: the CLI's progress lines and run log (cli/render.py), a
     list in the tests. `step` is "" for events of the host as a whole."""
 
-    def __call__(self, host: str, step: str, kind: Progress | Status, text: str, /) -> None: ...
+    def __call__(self, host: str, step: str, kind: ProgressWord | Status, text: str, /) -> None: ...

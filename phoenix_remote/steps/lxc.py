@@ -407,7 +407,8 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
     node, conf = f["node"], f["configs"][vmid]
     base = f"/nodes/{node}/lxc/{vmid}"
     name = f"container {vmid} {ct.hostname}"
-    have_gb = fixed_at_creation(vmid, ct, lxc, conf)
+    check_fixed_at_creation(vmid, ct, lxc, conf)
+    have_gb = rootfs_gb(conf)
     changes: list[Change] = []
     held: list[str] = []
     running = f["status"][vmid] == "running"
@@ -420,7 +421,7 @@ def existing_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: di
         changes.append(Change(f"{name}: " + ", ".join(diff),
                               "; ".join(f"{k}={conf.get(k, '(unset)')}" for k in diff),
                               "; ".join(f"{k}={v}" for k, v in diff.items()), tuple(actions)))
-    raw_change = lxc_raw.differs(conf.get("lxc"), ct)
+    raw_change = lxc_raw.lines_differ(conf.get("lxc"), ct)
     if raw_change:
         have = [f"{k}: {v}" for k, v in conf.get("lxc") or []]
         changes.append(Change(f"{name}: raw lxc lines", "; ".join(have) or "(none)",
@@ -514,25 +515,28 @@ def restart_keys(pending: list[pve.Record], diff: dict[str, str], want: dict[str
     return sorted(out)
 
 
-def fixed_at_creation(vmid: int, ct: ContainerConfig, lxc: LxcConfig,
-                      conf: pve.Record) -> float:
-    """Refuse what PVE sets only when a container is made, with the way to change it.
-    Returns the rootfs size in GB (never above the configured one, then)."""
+def check_fixed_at_creation(vmid: int, ct: ContainerConfig, lxc: LxcConfig,
+                            conf: pve.Record) -> None:
+    """Refuse what PVE sets only when a container is made (unprivileged, the rootfs
+    storage, a disk larger than the config's), with the way to change it."""
     unpriv = lxc.unprivileged_of(ct)
     if bool(int(conf.get("unprivileged", 0))) != unpriv:
         raise StepRefused(f"container {vmid}: unprivileged is {int(conf.get('unprivileged', 0))}"
                           f", the config says {int(unpriv)}; PVE sets it only at creation: "
                           f"back it up and restore it (`pct restore --unprivileged "
                           f"{int(unpriv)}`), or change the config")
-    rootfs = split_prop(str(conf.get("rootfs", "")))
-    have_storage = rootfs.get("", "").split(":")[0]
+    have_storage = split_prop(str(conf.get("rootfs", ""))).get("", "").split(":")[0]
     if have_storage != lxc.storage_of(ct):
         raise StepRefused(f"container {vmid}: rootfs is on {have_storage}, the config says "
                           f"{lxc.storage_of(ct)}: move it with `pct move-volume {vmid} rootfs "
                           f"{lxc.storage_of(ct)}`, or change the config")
-    have_gb = size_gb(rootfs.get("size", "0"))
+    have_gb = rootfs_gb(conf)
     if have_gb > ct.disk_gb:
         raise StepRefused(f"container {vmid}: rootfs is {have_gb:g} GB, the config says "
                           f"{ct.disk_gb} GB; PVE cannot shrink a disk: set disk_gb to "
                           f"{have_gb:g}")
-    return have_gb
+
+
+def rootfs_gb(conf: pve.Record) -> float:
+    """The rootfs size PVE stores (its `size=`), in GB."""
+    return size_gb(split_prop(str(conf.get("rootfs", ""))).get("size", "0"))

@@ -65,7 +65,7 @@ def declared(ct: ContainerConfig) -> bool:
     return bool(ct.idmap or ct.raw_lxc)
 
 
-def differs(have: object, ct: ContainerConfig) -> bool:
+def lines_differ(have: object, ct: ContainerConfig) -> bool:
     current = [[str(k), str(v).strip()] for k, v in (have or [])]  # type: ignore[attr-defined]
     return declared(ct) and current != wanted(ct)
 
