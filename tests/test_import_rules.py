@@ -77,3 +77,20 @@ def test_no_import_circle():
         return None
     circles = [c for m in GRAPH if (c := find(m))]
     assert circles == [], circles[0]
+
+
+def test_step_signatures_are_typed():
+    """Each step's facts() takes a HostView and returns its facts model; plan() takes that
+    model and returns a Plan: no Any where mypy should check what a step touches."""
+    import typing
+
+    from phoenix_remote.engine.step import HostView, Step
+    from phoenix_remote.engine.types import Plan
+    from phoenix_remote.steps import STEPS
+    for step in STEPS:
+        assert isinstance(step, Step)
+        facts = typing.get_type_hints(type(step).facts)
+        plan = typing.get_type_hints(type(step).plan)
+        assert facts["host"] is HostView and facts["return"] is step.facts_model, step.id
+        assert plan["return"] is Plan, step.id
+        assert typing.Any not in (*facts.values(), *plan.values()), step.id

@@ -238,6 +238,11 @@ class HypervisorConfig(Frozen):
     final_reboot: Literal["never", "when-needed", "always"]
     lxc: LxcConfig | None = None
 
+    @property
+    def state_dir(self) -> str:
+        """phoenix's folder on the host: the ledger, its lock, the backups."""
+        return self.ledger_path.rsplit("/", 1)[0]
+
 
 class Drive(Frozen):
     path: str

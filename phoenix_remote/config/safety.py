@@ -90,7 +90,7 @@ def path_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
           "_ and - only: logrotate skips other names)")
     check("$.ledger_path", c.ledger_path, rf"^/var/lib/{NAME}(/{NAME})*\.json$",
           "a .json file under /var/lib/")
-    if _protected(c.ledger_path.rsplit("/", 1)[0]) not in (None, "/var/lib/phoenix_remote"):
+    if _protected(c.state_dir) not in (None, "/var/lib/phoenix_remote"):
         out.append(Problem(src, "$.ledger_path", f"{c.ledger_path} is inside system state"))
     check("$.admin_user.shell", c.admin_user.shell,
           r"^/(usr/)?s?bin/[a-z][a-z0-9]*$", "a login shell such as /bin/bash")

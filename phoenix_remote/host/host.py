@@ -57,7 +57,7 @@ class Host:
         self.name = cfg.name
         self.readonly = readonly
         self.insecure = insecure
-        self.state_dir = cfg.config.ledger_path.rsplit("/", 1)[0]  # the ledger's directory
+        self.state_dir = cfg.config.state_dir  # the ledger's directory
         self.ledger: Any = None  # the run's Ledger, once read (facts read records from it)
         self.backup_dir = self.state_dir + "/backups"
         # SSH by default; tests pass a FakeTransport (tests/fake_transport.py)

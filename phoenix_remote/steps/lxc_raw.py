@@ -80,7 +80,7 @@ def edit(vmid: int, ct: ContainerConfig, cfg: HostConfig, digest: str | None) ->
     """The edit as one command; `digest` (lines_digest of the probed lines) None for a
     container this run creates."""
     text = "\n".join(f"{k}: {v}" for k, v in wanted(ct))
-    backups = cfg.config.ledger_path.rsplit("/", 1)[0] + "/backups"
+    backups = cfg.config.state_dir + "/backups"
     return Run(("sh", "-c", RAW_EDIT, "phoenix-raw-lxc", str(vmid), digest or "new", text,
                 backups),
                title=f"{vmid}.conf: main section's lxc.* lines := {len(wanted(ct))} declared "
