@@ -27,6 +27,11 @@ IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?
 LIST_SPLIT = re.compile(r"[;,\s\0]+")
 
 
+def schema_version(major: int) -> str:
+    """The API schema a PVE release answers to: 9 and later the 9.1 schema, else 8.4."""
+    return "9.1" if major >= 9 else "8.4"
+
+
 def load_operations(version="8.4"):
     """The operations of pve-<version>-endpoints.json: in the package, or beside this file."""
     name = f"pve-{version}-endpoints.json"

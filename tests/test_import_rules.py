@@ -13,12 +13,12 @@ MAY_IMPORT = {
     "errors": set(),
     "pve_schema": set(),
     "data": set(),
-    "config": {"errors"},
+    "config": {"errors", "pve_schema"},  # pve_schema: PVE's own formats, a leaf
     "host": {"errors", "config", "pve_schema"},
-    "facts": {"errors", "config", "host"},
-    "engine": {"errors", "config", "host"},
-    "steps": {"errors", "config", "host", "facts", "engine"},
-    "cli": {"errors", "config", "host", "facts", "engine", "steps"},
+    "facts": {"errors", "config", "host", "pve_schema"},
+    "engine": {"errors", "config", "host", "pve_schema"},
+    "steps": {"errors", "config", "host", "facts", "engine", "pve_schema"},
+    "cli": {"errors", "config", "host", "facts", "engine", "steps", "pve_schema"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -66,6 +66,7 @@ def config_show(args: argparse.Namespace) -> int:
 def by_release(host: Any) -> dict[str, Any]:
     """What the release-dependent steps use on a host running each known PVE release (the
     release itself is read from the host when a run connects)."""
+    from phoenix_remote.pve_schema import schema_version
     c = host.config
     majors = sorted({8, *map(int, c.nvidia.by_pve_major), *map(int, c.apt.by_pve_major)})
     out = {}
@@ -80,7 +81,7 @@ def by_release(host: Any) -> dict[str, Any]:
             "nvidia": {k: v for k, v in c.nvidia.for_pve(m).model_dump().items()
                        if k in ("repository_file", "repository", "repository_keyring",
                                 "driver_package", "header_packages")},
-            "api_schema": "9.1" if m >= 9 else "8.4"}
+            "api_schema": schema_version(m)}
     return out
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from functools import lru_cache
 from importlib import resources
 
@@ -16,8 +15,9 @@ from phoenix_remote.config.lxc_checks import FleetClaims, fleet_container_proble
 from phoenix_remote.config.models import Drive, HypervisorConfig, StorageConfig
 from phoenix_remote.config.safety import safety_problems
 from phoenix_remote.errors import Problem
+from phoenix_remote.pve_schema import STORAGE_ID
 
-PVE_ID = re.compile(r"^[a-z][a-z0-9\-_.]*[a-z0-9]$", re.I)  # pve-storage-id (PVE::JSONSchema)
+PVE_ID = STORAGE_ID  # pve-storage-id (PVE::JSONSchema), as the API client checks it
 # exports(5) options (nfs-utils 2.6, bookworm); `key=` ones take a value
 NFS_FLAGS = {
     "rw", "ro", "sync", "async", "secure", "insecure", "wdelay", "no_wdelay", "hide", "nohide",

@@ -25,7 +25,7 @@ from proxmoxer.core import AuthenticationError, ResourceException
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from phoenix_remote.errors import ApiError, PhoenixError, TaskFailed
-from phoenix_remote.pve_schema import load_operations, match, validate
+from phoenix_remote.pve_schema import load_operations, match, schema_version, validate
 
 CA_PATH = "/etc/pve/pve-root-ca.pem"
 _OPERATIONS = {"8.4": load_operations("8.4")}
@@ -33,7 +33,7 @@ _OPERATIONS = {"8.4": load_operations("8.4")}
 
 def operations(major: int) -> dict:
     """The API methods of PVE `major` (9 and later: the 9.1 schema)."""
-    version = "9.1" if major >= 9 else "8.4"
+    version = schema_version(major)
     if version not in _OPERATIONS:
         _OPERATIONS[version] = load_operations(version)
     return _OPERATIONS[version]

@@ -10,7 +10,7 @@ from typing_extensions import TypedDict
 from phoenix_remote.config.models import AptApiConfig, HostConfig
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Api, Change, CommitNetwork, Plan, Run
-from phoenix_remote.errors import StepRefused
+from phoenix_remote.errors import ProbeUnknown, StepRefused
 from phoenix_remote.facts import firewall, packages, services, system
 from phoenix_remote.facts.parsers import ufw_status
 from phoenix_remote.host import files
@@ -129,7 +129,7 @@ class InitialSetup(Step):
         return {
             "logrotate": files.content(out["logrotate"], c.logging.logrotate_file),
             "sources": files.content(out["sources"], c.apt.sources_list) or "",
-            "lists": out["lists"].text,
+            "lists": listing(out["lists"], "/var/lib/apt/lists/"),
             "upgradable_n": packages.upgrades(out["upgradable"]),
             "installed": installed,
             "manual": packages.manual(out["manual"]),
@@ -312,3 +312,10 @@ def guests_of_node(host: Any, node: str) -> list[str]:
     """`vmid (name)` of the guests PVE keeps under this node's name."""
     return [f"{g['vmid']} ({g.get('name', '')})" for g in
             host.api.get("/cluster/resources", type="vm") if g.get("node") == node]
+
+
+def listing(out: Out, folder: str) -> str:
+    """`ls` of a folder that every Debian has: a failure is unknown, not "empty"."""
+    if not out.ok:
+        raise ProbeUnknown(f"cannot list {folder} (exit {out.code})")
+    return out.text

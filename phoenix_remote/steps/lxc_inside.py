@@ -70,6 +70,14 @@ def env_argv(vmid: int, ct: ContainerConfig, driver: str) -> list[str]:
     return ["env", *(f"{k}={v}" for k, v in env.items())]
 
 
+def pct_sh(vmid: int, ct: ContainerConfig, driver: str, script: str, *args: str
+           ) -> tuple[str, ...]:
+    """argv: `script` run by sh inside the container, with phoenix's environment and these
+    arguments ($0, $1, ...): the one way phoenix runs something in a container."""
+    return ("pct", "exec", str(vmid), "--", *env_argv(vmid, ct, driver), "sh", "-c", script,
+            *args)
+
+
 def commands(cfg: HostConfig) -> dict[str, str]:
     """The batch commands: one per running container with checks. The host's driver
     version is read in the same command (after an earlier step's reboot it is new)."""
@@ -79,8 +87,7 @@ def commands(cfg: HostConfig) -> dict[str, str]:
         if not probed(vmid, cfg):
             continue
         ct = lxc.container(vmid)  # type: ignore[union-attr]
-        argv = ["pct", "exec", str(vmid), "--", *env_argv(vmid, ct, ""), "sh", "-c", PROBE,
-                "phoenix-check", *checks_of(ct, cfg).values()]
+        argv = pct_sh(vmid, ct, "", PROBE, "phoenix-check", *checks_of(ct, cfg).values())
         # the driver's value is the host's, read by this same command (setup_env may not
         # name PHOENIX_ variables: the schema)
         i = argv.index("PHOENIX_NVIDIA_DRIVER=")
@@ -141,8 +148,8 @@ def setup_runs(vmid: int, ct: ContainerConfig, cfg: HostConfig, driver: str,
     """Guarded setup actions (all of the container's, or `only` these names)."""
     lxc = cfg.config.lxc
     assert lxc is not None
-    return [Run(("pct", "exec", str(vmid), "--", *env_argv(vmid, ct, driver), "sh", "-c",
-                 GUARDED, f"phoenix-setup-{name}", lxc.setup[name].check),
+    return [Run(pct_sh(vmid, ct, driver, GUARDED, f"phoenix-setup-{name}",
+                       lxc.setup[name].check),
                 stdin=cfg.setup_scripts[name], timeout=SETUP_TIMEOUT_S,
                 title=f"pct exec {vmid}: setup {name} ({lxc.setup[name].script}) unless "
                       f"its check passes")
@@ -153,8 +160,8 @@ def health_run(vmid: int, ct: ContainerConfig, driver: str) -> list[Run]:
     h = ct.health_check
     if h is None:
         return []
-    return [Run(("pct", "exec", str(vmid), "--", *env_argv(vmid, ct, driver), "sh", "-c",
-                 RETRY, "phoenix-health", h.command, str(h.retries), str(h.interval_s)),
+    return [Run(pct_sh(vmid, ct, driver, RETRY, "phoenix-health", h.command, str(h.retries),
+                       str(h.interval_s)),
                 timeout=min(h.retries * (h.interval_s + 60), HEALTH_TIMEOUT_S),
                 title=f"pct exec {vmid}: health check `{h.command}`, {h.retries} tries "
                       f"{h.interval_s} s apart")]

@@ -94,3 +94,12 @@ def test_answers_that_are_not_failures():
     with pytest.raises(ProbeUnknown, match="no pve-manager"):
         system.pve_major(Out(0, "bash: something else"))
     assert packages.upgrades(Out(0, "Inst a [1] (2 x)\nConf a (2 x)\nInst b (1 x)\n")) == 2
+
+
+def test_an_apt_lists_folder_that_cannot_be_listed_is_unknown():
+    """initial_setup read `ls /var/lib/apt/lists/` without its exit code: a failing ls
+    looked like "never updated"."""
+    from phoenix_remote.steps.initial_setup import listing
+    assert listing(Out(0, "a_InRelease\n"), "/var/lib/apt/lists/") == "a_InRelease\n"
+    with pytest.raises(ProbeUnknown, match="cannot list /var/lib/apt/lists/"):
+        listing(Out(2, ""), "/var/lib/apt/lists/")
