@@ -20,6 +20,9 @@ from phoenix_remote.host.shell import sh
 
 HOST_DRIVER = "nvidia-smi --query-gpu=driver_version --format=csv,noheader"
 DRIVER_CHECK = (HOST_DRIVER + ' 2>/dev/null | head -n 1 | grep -qxF "$PHOENIX_NVIDIA_DRIVER"')
+# on the host nvidia-smi may load the driver and make device nodes: a read-only probe asks
+# it only when the module is already loaded (as the nvidia step's probe does)
+HOST_DRIVER_READ = f"lsmod | grep -q '^nvidia ' && {HOST_DRIVER}"
 # one container's checks, all together, get this long and print at most this much: a hung
 # or chatty container gives no answer for itself (unknown), not a stuck probe of the host
 PROBE_TIMEOUT_S = 30
@@ -96,10 +99,10 @@ def commands(cfg: HostConfig) -> dict[str, str]:
                   *argv[:i], *argv[i + 1:])
         line = (f"{{ timeout -k 5 {PROBE_TIMEOUT_S} {line}; echo \"{EXIT_MARK}$?\"; }} "
                 f"2>/dev/null | head -c {PROBE_CAP}")
-        out[f"inside_{vmid}"] = (f'drv=$({HOST_DRIVER} 2>/dev/null | head -n 1); {line}'
-                                 if ct.gpus else line)
+        out[f"inside_{vmid}"] = (f'drv=$({HOST_DRIVER_READ} 2>/dev/null | head -n 1); '
+                                 f'{line}' if ct.gpus else line)
     if lxc and any(lxc.container(v).gpus for v in cfg.containers):
-        out["host_driver"] = f"{HOST_DRIVER} | head -n 1"
+        out["host_driver"] = f"{HOST_DRIVER_READ} | head -n 1"
     return out
 
 

@@ -1,4 +1,4 @@
-"""verify and plan only read: every command the nine steps' probes send is listed here and
+"""verify and plan only read: every command the ten steps' probes send is listed here and
 checked against what is known to change nothing on a host."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from phoenix_remote.engine.step import probe
 from phoenix_remote.host.host import Host
 from phoenix_remote.host.ssh import Result
 from phoenix_remote.steps import STEPS
+from phoenix_remote.steps.lxc_inside import PROBE
 from tests.fake_transport import FakeTransport
 from tests.steps.test_step_cases import host_config
 
@@ -34,6 +35,12 @@ READ_ONLY: dict[str, re.Pattern | None] = {
     "wipefs": re.compile(r"^--no-act [^-]"),
     # only after `lsmod | grep -q '^nvidia '` (checked below): cannot load the driver
     "nvidia-smi": None,
+    "head": None,
+    # the in-container probe: lxc_inside.PROBE (each configured check with stdin closed and
+    # output dropped; the checks themselves are the config's, trusted to be read-only)
+    # (its text held exactly to PROBE in test_containers_run_only_the_probe_script)
+    "timeout": re.compile(r"^-k 5 \d+ pct exec \d+ -- env (\S+=\S*\s+)+sh -c "
+                          r"'for c in \"\$@\"; do \(sh -c \"\$c\"\) </dev/null"),
 }
 
 
@@ -64,13 +71,15 @@ def simple_commands(text: str) -> list[str]:
     ; && || |, with each $( ) taken as a command of its own."""
     found = [m.group(1) for line in text.splitlines() if (m := BATCH_LINE.match(line))]
     out: list[str] = []
+    inner = r"\$\(((?:[^()']|'[^']*')*)\)"  # $( ... ), quoted text inside allowed
     for cmd in found or [text]:
-        out += re.findall(r"\$\(([^()']*)\)", cmd)
-        cmd = re.sub(r"\$\([^()']*\)", "X", cmd)
-        for part in split_unquoted(cmd):
+        subs = re.findall(inner, cmd)
+        cmd = re.sub(inner, "X", cmd)
+        for part in [p for s in subs for p in split_unquoted(s)] + split_unquoted(cmd):
             part = re.sub(r"\s*\d?>\s*/dev/null", "", part).strip()
             part = re.sub(r"^\w+=\S*\s*", "", part)  # a variable assignment before it
-            if part:
+            part = re.sub(r"^\{\s+", "", part)  # a { ... } group's commands
+            if part and part != "}":
                 out.append(part)
     return out
 
@@ -98,9 +107,15 @@ def split_unquoted(cmd: str) -> list[str]:
     return parts + [cur]
 
 
+# containers whose checks run in the probe (a GPU one too): the lxc step's shell probes
+CONTAINERS = {"containers": [900, 901, 902, 910, 953]}
+
+
 def probe_commands() -> list[str]:
-    cfg = host_config({"config": {"retry": {"attempts": 1, "delay_seconds": 0}},
-                       "secrets": {"admin_password": SECRET}})
+    cfg = host_config({"config": {"retry": {"attempts": 1, "delay_seconds": 0},
+                                  "lxc": {"containers": {"910": {
+                                      "idmap": ["u 0 100000 65536", "g 0 100000 65536"]}}}},
+                       "secrets": {"admin_password": SECRET}, **CONTAINERS})
     # the API is dialled on loopback where nothing listens: refused at once
     cfg = cfg.model_copy(update={"api": ApiTarget(url="https://127.0.0.1:9", timeout=30)})
     commands: list[str] = []
@@ -130,8 +145,9 @@ COMMANDS = probe_commands()
 
 
 def test_probes_were_collected():
-    # every step with shell probes sent them (lxc reads only the API)
-    assert len({c.split(":")[0] for c in COMMANDS}) == len([s for s in STEPS if s.id != "lxc"])
+    # every step sent shell probes (lxc: the GPU unit, the id ranges, the in-container
+    # checks; its settings come from the API)
+    assert len({c.split(":")[0] for c in COMMANDS}) == len(STEPS)
     assert len(COMMANDS) > 40
 
 
@@ -141,14 +157,26 @@ def test_probe_command_is_read_only(line):
     assert read_only(command), f"{step} sends {command!r}, not known to be read-only"
 
 
+def test_containers_run_only_the_probe_script():
+    """Each in-container command runs lxc_inside.PROBE as it is, and nothing else."""
+    lines = [ln for text in RAW for ln in text.splitlines() if "pct exec" in ln]
+    assert len(lines) == 2  # 910 and 953 run; 900, 901, 902 are stopped templates
+    for line in lines:
+        assert line.count("pct exec") == 1 and f"sh -c {shlex.quote(PROBE)} phoenix-check " \
+            in line, line
+
+
 def test_the_secret_is_never_in_shell_text_and_perl_checks_it():
     assert all(SECRET not in text for text in RAW)
     assert any(c.startswith("admin_user: perl -e") for c in COMMANDS)
 
 
 def test_nvidia_smi_only_runs_with_the_module_loaded():
-    uses = [m.start() for text in RAW for m in re.finditer("nvidia-smi", text)]
-    gated = [m.start() + len("lsmod | grep -q '^nvidia ' && ") for text in RAW
+    """On the host (inside a container, the checks may ask nvidia-smi: it loads nothing
+    there)."""
+    host_side = [re.sub(r"timeout -k 5 \d+ pct exec .*", "", text) for text in RAW]
+    uses = [m.start() for text in host_side for m in re.finditer("nvidia-smi", text)]
+    gated = [m.start() + len("lsmod | grep -q '^nvidia ' && ") for text in host_side
              for m in re.finditer(re.escape("lsmod | grep -q '^nvidia ' && nvidia-smi"), text)]
     assert uses and uses == gated
 
