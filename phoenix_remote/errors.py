@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class PhoenixError(Exception):
@@ -52,9 +53,14 @@ class HostError(PhoenixError):
 
 
 class CommandFailed(HostError):
-    def __init__(self, host: str, argv_shown: str, code: int, stderr: str):
-        self.host, self.argv_shown, self.code, self.stderr = host, argv_shown, code, stderr
-        super().__init__(f"{host}: `{argv_shown}` exited {code}: {stderr.strip()[-800:]}")
+    """A command exited non-zero: `result` is its whole Result (code, stdout, stderr)."""
+
+    def __init__(self, host: str, argv_shown: str, result: Any):
+        self.host, self.argv_shown, self.result = host, argv_shown, result
+        self.code = result.code
+        self.stderr = result.stderr or result.stdout
+        super().__init__(f"{host}: `{argv_shown}` exited {self.code}: "
+                         f"{self.stderr.strip()[-800:]}")
 
 
 class HostKeyError(HostError):

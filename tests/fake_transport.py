@@ -117,9 +117,12 @@ class FakeTransport:
         self.round_trips += 1
         result = self.handler(command, raw)
         if check and result.code != 0:
-            raise CommandFailed(self.address, command[:200], result.code,
-                                result.stderr or result.stdout)
+            raise CommandFailed(self.address, command[:200], result)
         return result
+
+    def redirect(self, address: str) -> None:
+        self.close()
+        self.address, self.moved = address, True
 
     def open_channel(self, command: str) -> LocalChannel:
         self.connect()

@@ -42,8 +42,7 @@ class Ledger:
         self.corrupt = False  # the file on the host did not parse: back it up first
         self._mine: dict[str, dict] = {}  # records this run wrote, re-laid after a re-read
         self._remembered: dict[tuple[str, str], dict] = {}  # remember()'d, re-laid too
-        self._lock: Any = None  # the open channel that holds the lock
-        self._lock_generation = -1  # the SSH connection the lock was taken on
+        self._lock: Any = None  # the host's Lock while held
 
     def load(self) -> dict:
         return self.parse(self.host.read_file(self.path))
@@ -95,22 +94,20 @@ class Ledger:
         inner = sh("echo {} > {}; echo locked; exec cat", owner, f"{lock}.owner")
         cmd = sh("mkdir -p {} && exec flock -w {} -E {} {} sh -c {}", self.dir,
                  f"{self.lock_timeout:.0f}", LOCK_BUSY, lock, inner)
-        chan = self.host.hold_lock(cmd)
-        chan.settimeout(self.lock_timeout + 30)
+        lock = self.host.hold_lock(cmd, self.lock_timeout + 30)
         try:
-            line = chan.makefile("r").readline().strip()
+            line = lock.first_line()
         except OSError as e:
             raise HostError(f"{self.host.name}: lost connection while taking the lock: {e}"
                             ) from None
         if line != "locked":
-            code = chan.recv_exit_status()
+            code = lock.exit_code()
             holder = self.host.read_file(f"{lock}.owner") or "unknown"
             if code == LOCK_BUSY:
                 raise LockBusy(f"{self.host.name}: another phoenix run holds the lock "
                                f"({holder.strip()}); waited {self.lock_timeout:.0f} s")
             raise HostError(f"{self.host.name}: could not take the lock (exit {code})")
-        self._lock = chan
-        self._lock_generation = self.host.ssh.connections
+        self._lock = lock
 
     def reacquire(self) -> None:
         """After a reconnect: take the lock again and re-read what is on the host."""
@@ -120,17 +117,12 @@ class Ledger:
 
     def release(self) -> None:
         if self._lock is not None:
-            try:
-                self._lock.shutdown_write()
-                self._lock.close()
-            except OSError:
-                pass
+            self._lock.release()
             self._lock = None
 
     def _ensure_locked(self) -> None:
         self.host.ssh.connect()  # a dead link is re-made here, not in the middle of a write
-        if (self._lock is None or self._lock_generation != self.host.ssh.connections
-                or self._lock.exit_status_ready()):  # the lock's command ended: lock gone
+        if self._lock is None or not self._lock.held:  # a reconnect, or its command ended
             self.reacquire()
 
     # ------------------------------------------------------------------ records

@@ -44,6 +44,40 @@ class Transport(Protocol):
         exit_status_ready, recv_exit_status, shutdown_write, close."""
         ...
 
+    def redirect(self, address: str) -> None:
+        """The host moved: close, and dial `address` from now on (an alias too)."""
+        ...
+
+
+class Lock:
+    """A lock held on the host by a long-lived command on an open channel (the ledger's
+    flock): it holds while that command runs on the connection it was taken on; a
+    reconnect (a reboot, a move, a dropped link) means it is gone."""
+
+    def __init__(self, transport: Transport, channel: Any, timeout: float):
+        self.transport, self.channel = transport, channel
+        self.generation = transport.connections
+        channel.settimeout(timeout)
+
+    def first_line(self) -> str:
+        """What the command printed first (raises OSError when the link went away)."""
+        return str(self.channel.makefile("r").readline()).strip()
+
+    def exit_code(self) -> int:
+        return int(self.channel.recv_exit_status())
+
+    @property
+    def held(self) -> bool:
+        return (self.generation == self.transport.connections
+                and not self.channel.exit_status_ready())
+
+    def release(self) -> None:
+        try:
+            self.channel.shutdown_write()
+            self.channel.close()
+        except OSError:
+            pass
+
 
 class ReadOnlyHost(PhoenixError):
     """A change was attempted through a Host opened read-only (a bug in a step)."""
@@ -108,11 +142,11 @@ class Host:
         self._writable("run a script")
         return self.ssh.run(list(SCRIPT), text, self.cfg.ssh.command_timeout)
 
-    def hold_lock(self, command: str) -> Any:
+    def hold_lock(self, command: str, timeout: float) -> Lock:
         """Start a long-lived command whose open channel holds a lock on the host (the
         ledger's flock): it ends, and the lock with it, when the channel or link does."""
         self._writable("take the host's lock")
-        return self.ssh.open_channel(command)
+        return Lock(self.ssh, self.ssh.open_channel(command), timeout)
 
     def install(self, path: str, content: str, mode: str = "0644", owner: str = "root:root",
                 backup: str = "ledger", check: Sequence[str] = (), reload: Sequence[str] = (),
@@ -156,9 +190,7 @@ class Host:
     def move_to(self, address: str, deadline_s: float = 120.0) -> None:
         """The host's address changed (network step): talk to it at the new one."""
         self.before_disconnect()
-        self.ssh.close()
-        self.ssh.address = address
-        self.ssh.moved = True
+        self.ssh.redirect(address)
         self._reconnect(time.monotonic(), deadline_s, f"at its new address {address}")
         if self._api is not None:
             self._api.reset(address)

@@ -172,6 +172,10 @@ class SshSession:
         return t
 
     # ------------------------------------------------------------------ commands
+    def redirect(self, address: str) -> None:
+        self.close()
+        self.address, self.moved = address, True
+
     def open_channel(self, command: str) -> paramiko.Channel:
         chan = self.transport.open_session(timeout=self.connect_timeout)
         chan.exec_command(command)
@@ -198,7 +202,7 @@ class SshSession:
                             f"{e or type(e).__name__}") from None
         result = Result(code, out.decode(errors="replace"), err.decode(errors="replace"))
         if check and code != 0:
-            raise CommandFailed(self.address, shown, code, result.stderr or result.stdout)
+            raise CommandFailed(self.address, shown, result)
         return result
 
     def _collect(self, chan: paramiko.Channel, deadline: float, shown: str
