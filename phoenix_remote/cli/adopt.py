@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 
 from phoenix_remote.config import inventory as inv
-from phoenix_remote.config.lxc import TAG, split_prop
+from phoenix_remote.config.lxc import TAG
 from phoenix_remote.errors import PhoenixError, StepRefused, UsageError
+from phoenix_remote.steps.lxc_keys import split_prop
 
 
 def adopt_containers(args: argparse.Namespace, result: inv.Inventory) -> int:

@@ -1,7 +1,6 @@
 """The `lxc` section: OS templates, defaults, and the containers by vmid (the orchestrator's
 phoenix_lxc_configs.json, reshaped). Which host runs which containers is the inventory's
-`containers` list. These models know how a container's settings read as PVE config keys
-(`desired_keys`); steps/lxc.py compares and applies them."""
+`containers` list. How these settings read as PVE config keys is steps/lxc_keys.py's."""
 
 from __future__ import annotations
 
@@ -150,69 +149,3 @@ class LxcConfig(Frozen):
                 out.add(ct.clone.vmid)
                 todo.append(ct.clone.vmid)
         return out
-
-    def net_value(self, net: NetConfig) -> dict[str, str]:
-        """A netN setting as PVE's parsed keys (print order is PVE's business)."""
-        out = {"name": net.name, "bridge": net.bridge or self.defaults.bridge, "ip": net.ip}
-        gw = net.gw or (self.defaults.gateway if net.ip != "dhcp" else None)
-        if gw:
-            out["gw"] = gw
-        if net.hwaddr:
-            out["hwaddr"] = net.hwaddr.upper()
-        if net.firewall:
-            out["firewall"] = "1"
-        return out
-
-    def desired_keys(self, ct: ContainerConfig, mountpoint_of: dict[str, str]) -> dict[str, str]:
-        """The PVE config keys this container declares, as PVE would store them (values as
-        strings, property strings as `k=v,...` in a fixed order). `mountpoint_of` maps a
-        dataset to its host path (the ZFS mountpoint rule)."""
-        keys = {"hostname": ct.hostname, "cores": str(ct.cores), "memory": str(ct.memory_mb),
-                "swap": str(self.defaults.swap_mb if ct.swap_mb is None else ct.swap_mb),
-                "onboot": "1" if ct.onboot else "0"}
-        for slot, net in ct.net.items():
-            keys[slot] = join_prop(self.net_value(net))
-        if ct.nameserver:
-            keys["nameserver"] = ct.nameserver
-        if ct.features:
-            keys["features"] = join_prop({k: "1" if v else "0" for k, v in ct.features.items()})
-        if ct.startup:
-            keys["startup"] = ct.startup
-        if ct.description:
-            keys["description"] = ct.description
-        for slot, m in ct.mounts.items():
-            source = (mountpoint_of[m.dataset] if m.dataset
-                      else f"{m.storage or self.defaults.storage}:{m.volume_gb}")
-            keys[slot] = join_prop({"": source, "mp": m.path, **({"ro": "1"} if m.read_only
-                                                                 else {})})
-        for i, device in enumerate(gpu_devices(ct.gpus)):
-            keys[f"dev{i}"] = device
-        return keys
-
-
-def gpu_devices(gpus: tuple[int, ...]) -> list[str]:
-    """The device nodes a container needs for these GPUs, as PVE `devN` entries take them:
-    PVE reads each node's major and minor when the container starts and allows exactly
-    those (no hard-coded majors; nvidia-uvm's is dynamic)."""
-    if not gpus:
-        return []
-    return ([f"/dev/nvidia{i}" for i in gpus]
-            + ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"])
-
-
-def split_prop(text: str) -> dict[str, str]:
-    """A PVE property string `vol,k=v,k2=v2` -> {"": vol, "k": v, "k2": v2}."""
-    out: dict[str, str] = {}
-    for part in text.split(","):
-        key, eq, value = part.partition("=")
-        if eq:
-            out[key] = value
-        elif part:
-            out[""] = part
-    return out
-
-
-def join_prop(values: dict[str, str]) -> str:
-    """The inverse of split_prop: the bare value (key "") first, then k=v in order."""
-    head = [values[""]] if "" in values else []
-    return ",".join(head + [f"{k}={v}" for k, v in values.items() if k != ""])

@@ -16,7 +16,7 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
-from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig, split_prop
+from phoenix_remote.config.lxc import TAG, ContainerConfig, LxcConfig
 from phoenix_remote.config.lxc_safety import host_access
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.engine.step import HostView, Step
@@ -35,7 +35,14 @@ from phoenix_remote.facts import pve, services
 from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.steps import lxc_inside, lxc_raw
-from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart
+from phoenix_remote.steps.lxc_keys import (
+    desired_keys,
+    differs,
+    needs_root,
+    size_gb,
+    split_prop,
+    takes_restart,
+)
 
 # The orchestrator's host unit (hypervisor_feature_initialize_nvidia_gpus.sh): the GPU's
 # device nodes exist before PVE autostarts containers; nvidia-modprobe adds nvidia-uvm's
@@ -151,7 +158,7 @@ class Lxc(Step):
             parts.append(Plan(notes=[f"{HOST_ACCESS}container {vmid} {ct.hostname} ({where}): "
                                      f"{how} (allow_host_access)"
                                      for where, how in host_access(ct)]))
-            want = lxc.desired_keys(ct, mounts)
+            want = desired_keys(lxc, ct, mounts)
             guest = f["guests"].get(vmid)
             if guest is None:
                 check_subids(vmid, ct, f["subids"])
@@ -371,7 +378,7 @@ def new_container(vmid: int, ct: ContainerConfig, cfg: HostConfig, want: dict[st
             "storage": storage, "full": True}, wait_task=True))
         # a clone starts with its source's config: the change is from the source's values
         api_keys, as_root = split_root({k: v for k, v in want.items() if k != "hostname"},
-                                       f["root"], lxc.desired_keys(src, mounts_of(cfg)),
+                                       f["root"], desired_keys(lxc, src, mounts_of(cfg)),
                                        lxc.unprivileged_of(ct))
         actions.append(Api("PUT", f"{base}/{vmid}/config", {**api_keys, "tags": TAG}))
         if ct.disk_gb > src.disk_gb:

@@ -3,9 +3,15 @@ PVE's stored values, which keys need root@pam or a restart, and clone-chain orde
 
 import pytest
 
-from phoenix_remote.config.lxc import join_prop, split_prop
 from phoenix_remote.steps.lxc import Lxc, restart_keys
-from phoenix_remote.steps.lxc_keys import differs, needs_root, size_gb, takes_restart
+from phoenix_remote.steps.lxc_keys import (
+    differs,
+    join_prop,
+    needs_root,
+    size_gb,
+    split_prop,
+    takes_restart,
+)
 from tests.steps.test_step_cases import host_config
 
 NET = "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1,hwaddr=52:54:00:AA:BB:CC"
