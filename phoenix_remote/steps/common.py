@@ -40,6 +40,13 @@ def short_diff(before: str, after: str, limit: int = 12) -> str:
     return "\n".join(diff[:limit]) + more
 
 
+def with_lines(text: str, lines: list[str]) -> str:
+    """`text` with `lines` appended, each on a line of its own (after a newline the text
+    may lack at its end)."""
+    lead = "" if not text or text.endswith("\n") else "\n"
+    return text + lead + "".join(line + "\n" for line in lines)
+
+
 def file_change(path: str, current: str | None, desired: str, mode: str = "0644",
                 extra=()) -> Change | None:
     """A Change that makes the file's content exactly `desired` (backed up first)."""

@@ -15,12 +15,7 @@ from phoenix_remote.facts import firewall, packages, services, system
 from phoenix_remote.facts.parsers import ufw_status
 from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
-from phoenix_remote.steps.common import (
-    APT_ENV,
-    apt_install,
-    file_change,
-    keep_manual,
-)
+from phoenix_remote.steps.common import APT_ENV, apt_install, file_change, keep_manual, with_lines
 
 
 def logrotate_text(cfg: HostConfig) -> str:
@@ -176,8 +171,7 @@ class InitialSetup(Step):
             missing = [r for r in c.apt.repositories if r not in (x.strip() for x in lines)]
             repos_changed = bool(missing or f["disable_present"])
         if missing:
-            text = f["sources"] + ("" if not f["sources"] or f["sources"].endswith("\n")
-                                   else "\n") + "".join(r + "\n" for r in missing)
+            text = with_lines(f["sources"], missing)
             ch = file_change(c.apt.sources_list, f["sources"], text)
             assert ch is not None
             changes.append(Change(f"apt repositories in {c.apt.sources_list}", "missing: "

@@ -18,7 +18,7 @@ from phoenix_remote.facts import nvidia, packages, system
 from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
-from phoenix_remote.steps.common import APT_ENV, apt_install
+from phoenix_remote.steps.common import APT_ENV, apt_install, with_lines
 
 
 def source_text(line: str, path: str) -> str:
@@ -131,8 +131,7 @@ class Nvidia(Step):
             return Plan()
         changes: list[Change] = []
         if not re.search(r"^\s*blacklist\s+nouveau\s*$", f["blacklist"], re.M):
-            text = f["blacklist"] + ("" if not f["blacklist"] or f["blacklist"].endswith("\n")
-                                     else "\n") + "".join(x + "\n" for x in nv.blacklist_lines)
+            text = with_lines(f["blacklist"], list(nv.blacklist_lines))
             changes.append(Change("blacklist nouveau", f"not in {nv.blacklist_file}",
                                   " / ".join(nv.blacklist_lines),
                                   (InstallFile(nv.blacklist_file, text),)))
