@@ -1,4 +1,5 @@
-"""Parameter checks of the Proxmox VE API, driven by the official 8.4 schema file.
+"""Parameter checks of the Proxmox VE API, driven by the official schemas (8.4 for PVE 8,
+9.1 for PVE 9 and later: schema_version), and PVE's own formats (storage ids, ...).
 
 One checker, three users: phoenix's API client checks every call before sending it, the
 sandbox's fake PVE API checks every request it receives (this file is installed into
