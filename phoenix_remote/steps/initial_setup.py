@@ -12,7 +12,6 @@ from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Api, Change, CommitNetwork, Plan, Run
 from phoenix_remote.errors import ProbeUnknown, StepRefused
 from phoenix_remote.facts import firewall, packages, services, system
-from phoenix_remote.facts.parsers import ufw_status
 from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.steps.common import APT_ENV, apt_install, file_change, keep_manual, with_lines
@@ -72,7 +71,7 @@ class InitialSetupFacts(TypedDict):
     iface: str | None
     hosts: str
     ssh_port: int
-    ufw: str
+    ufw: firewall.UfwState
     disable_present: list[str]
     pve_major: int
     repos: dict[str, Any] | None  # PVE's repository API, on releases apt.by_pve_major names
@@ -136,7 +135,7 @@ class InitialSetup(Step):
             "iface": files.content(out["iface"], self.iface_file(cfg)),
             "hosts": files.content(out["hosts"], "/etc/hosts") or "",
             "ssh_port": host.ssh_port_in_use,
-            "ufw": firewall.status_text(out["ufw"], c.firewall.package in installed),
+            "ufw": firewall.state(out["ufw"], c.firewall.package in installed),
             "disable_present": [p for i, p in enumerate(c.apt.disable_lists)
                                 if files.present(out[f"disable{i}"], p)],
             "pve_major": (major := system.pve_major(out["pveversion"])),
@@ -223,7 +222,7 @@ class InitialSetup(Step):
             raise StepRefused(f"firewall.allow has no rule for SSH ({port}/tcp"
                              + (" or OpenSSH" if port == "22" else "") + "): "
                              "enabling ufw would lock this tool out; add one")
-        active, rules = ufw_status(f["ufw"])
+        active, rules = f["ufw"].active, f["ufw"].rules
         missing = [r for r in cfg.config.firewall.allow if ufw_rule(r) not in rules]
         actions = tuple(Run(("ufw", "allow", r)) for r in missing)
         if not active:

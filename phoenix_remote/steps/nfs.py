@@ -11,7 +11,7 @@ from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import HOST_ACCESS, Change, Plan, Script
 from phoenix_remote.errors import StepRefused
 from phoenix_remote.facts import firewall, packages, pve, zfs
-from phoenix_remote.facts.parsers import lines, ufw_status
+from phoenix_remote.facts.parsers import lines
 from phoenix_remote.host import files
 from phoenix_remote.host.batch import Out
 from phoenix_remote.host.shell import sh
@@ -41,7 +41,7 @@ class NfsFacts(TypedDict):
     pools: list[str]
     datasets: list[str]
     exports: str | None
-    ufw: str
+    ufw: firewall.UfwState
     dirs: list[str]
     storage: dict[str, pve.Record]
 
@@ -68,7 +68,7 @@ class Nfs(Step):
         return {"installed": installed, "manual": packages.manual(out["manual"]),
                 "pools": zfs.names(out["pools"]), "datasets": zfs.names(out["datasets"]),
                 "exports": files.content(out["exports"], EXPORTS),
-                "ufw": firewall.status_text(out["ufw"], "ufw" in installed),
+                "ufw": firewall.state(out["ufw"], "ufw" in installed),
                 "dirs": lines(out["dirs"].text),
                 # the API only when this host serves NFS storages to PVE
                 "storage": pve.storages(host.api) if nfs_desired(cfg) else {}}
@@ -94,7 +94,7 @@ class Nfs(Step):
                                   f"{len(n.exports)} export(s)", ("exportfs", "-ra"),
                                   ("systemctl", "restart", "nfs-server"),
                                   ".bak.%Y-%m-%d_%H-%M-%S")
-        _active, rules = ufw_status(f["ufw"])
+        rules = f["ufw"].rules
         if (n.subnet and not any(to in ("2049", "2049/tcp", "nfs") and src == n.subnet
                                  for to, src in rules)):
             changes.append(Change(f"firewall: NFS from {n.subnet}", "not allowed", "allowed",

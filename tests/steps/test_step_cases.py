@@ -19,6 +19,7 @@ from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.step import check_facts
 from phoenix_remote.engine.types import Api, InstallFile, Run, Script
 from phoenix_remote.errors import PhoenixError
+from phoenix_remote.facts import firewall
 from phoenix_remote.facts.drives import DriveFacts
 from phoenix_remote.steps import STEPS
 from tests.conftest import ROOT
@@ -52,6 +53,8 @@ def facts_of(case: dict) -> dict:
     """The case's facts as the probe returns them (typed facts built from the YAML, so a
     case cannot describe a shape the parser never produces)."""
     facts = copy.deepcopy(case["facts"])
+    if isinstance(facts.get("ufw"), str):  # the status text, parsed as the probe parses it
+        facts["ufw"] = firewall.parse(facts["ufw"])
     if "installed" in facts:
         facts["installed"] = set(facts["installed"])
     if isinstance(facts.get("drives"), dict):
