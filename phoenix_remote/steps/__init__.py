@@ -14,7 +14,3 @@ from phoenix_remote.steps.zfsutils import ZfsUtils
 
 STEPS = (InitialSetup(), Nvidia(), AdminUser(), ZfsUtils(), ZfsPools(), ZfsDatasets(),
          Storage(), Nfs(), Samba(), Lxc())
-
-
-def step_ids() -> list[str]:
-    return [s.id for s in STEPS]

@@ -48,13 +48,17 @@ def with_lines(text: str, lines: list[str]) -> str:
 
 
 def file_change(path: str, current: str | None, desired: str, mode: str = "0644",
-                extra=()) -> Change | None:
-    """A Change that makes the file's content exactly `desired` (backed up first)."""
+                extra=(), *, summary: str | None = None, after: str | None = None,
+                install: dict | None = None) -> Change | None:
+    """A Change that makes the file's content exactly `desired` (backed up first); None
+    when it already is. `install`: more of InstallFile's settings (a check, a reload, the
+    backup's naming)."""
     if current == desired:
         return None
     before = "missing" if current is None else f"differs:\n{short_diff(current, desired)}"
-    return Change(f"{path} content", before, f"{len(desired.splitlines())} lines as configured",
-                  (InstallFile(path, desired, mode), *extra))
+    return Change(summary or f"{path} content", before,
+                  after or f"{len(desired.splitlines())} lines as configured",
+                  (InstallFile(path, desired, mode, **(install or {})), *extra))
 
 
 def dirs_present(cfg: HostConfig, datasets: list[str]) -> str:
@@ -88,8 +92,6 @@ def validated_file(path: str, current: str | None, text: str, after: str,
                    check: tuple[str, ...], reload: tuple[str, ...], backup: str) -> list[Change]:
     """A config file whose new content must pass `check` before `reload` (the previous file
     is put back if it does not); no change when the content is already right."""
-    if current == text:
-        return []
-    before = "missing" if current is None else short_diff(current, text)
-    return [Change(path, before, after,
-                   (InstallFile(path, text, backup=backup, check=check, reload=reload),))]
+    change = file_change(path, current, text, summary=path, after=after,
+                         install={"backup": backup, "check": check, "reload": reload})
+    return [change] if change else []

@@ -81,8 +81,8 @@ def test_usage_errors_exit_64_with_one_clear_message(argv, expect):
 
 
 def test_step_ids_match_the_engine():
-    from phoenix_remote.steps import step_ids
-    assert list(STEP_IDS) == step_ids()
+    from phoenix_remote.steps import STEPS
+    assert list(STEP_IDS) == [s.id for s in STEPS]
 
 
 def test_internal_error_is_one_line_without_traceback(monkeypatch, capsys):
