@@ -27,9 +27,16 @@ STYLE = {"ok": "32", "changed": "36", "pending": "33", "drift": "33", "failed": 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def printable(text: str) -> str:
-    return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                                   else f"\\u{ord(m.group()):04x}"), text)
+def printable(text: str, indent: str | None = None) -> str:
+    """text with every control character escaped; with `indent`, line breaks are kept
+    and each following line starts with it (a diff stays readable, and no line a host
+    wrote can start at the left margin as if phoenix had printed it)."""
+    def escape(part: str) -> str:
+        return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                                       else f"\\u{ord(m.group()):04x}"), part)
+    if indent is None:
+        return escape(text)
+    return ("\n" + indent).join(escape(line) for line in text.split("\n"))
 
 
 def colours(stream: Any) -> bool:
@@ -171,8 +178,9 @@ def table(reports: list[HostReport], mode: str, mask: Masker, stream=None) -> No
             if mode not in ("plan", "verify"):
                 continue
             for c in s.changes:
-                print(mask(f"  {r.host} {s.step}: {p(c.summary)}\n      - {p(c.before)}\n"
-                           f"      + {p(c.after)}"), file=out)
+                print(mask(f"  {r.host} {s.step}: {p(c.summary)}\n"
+                           f"      - {p(c.before, ' ' * 8)}\n      + {p(c.after, ' ' * 8)}"),
+                      file=out)
             if s.drift_class:
                 print(f"  {r.host} {s.step}: {DRIFT_CLASS[s.drift_class]}", file=out)
             for note in s.notes:  # a container let reach the host: in red

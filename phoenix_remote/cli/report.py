@@ -12,7 +12,7 @@ from pathlib import Path
 
 from phoenix_remote import __version__
 from phoenix_remote.cli.render import DRIFT_CLASS, Masker, printable
-from phoenix_remote.engine.types import HostReport
+from phoenix_remote.engine.types import HOST_ACCESS, HostReport
 
 COLOURS = {"ok": "#2e7d32", "changed": "#00838f", "pending": "#f9a825", "drift": "#ef6c00",
            "failed": "#c62828", "skipped": "#9e9e9e", "unknown": "#6a1b9a"}
@@ -25,12 +25,13 @@ td.state { color: #fff; font-weight: 600; }
 pre { background: #f5f5f5; padding: .4em; white-space: pre-wrap; margin: .2em 0; }
 .before { border-left: 4px solid #c62828; } .after { border-left: 4px solid #2e7d32; }
 details { margin: .4em 0 .4em 1em; } summary { cursor: pointer; }
-.meta { color: #616161; }
+.meta { color: #616161; } .access { color: #c62828; font-weight: 600; }
 """
 
 
-def _e(text: object) -> str:
-    return html.escape(printable(str(text)), quote=True)
+def _e(text: object, lines: bool = False) -> str:
+    """HTML text of a value; `lines`: its line breaks kept (inside <pre>)."""
+    return html.escape(printable(str(text), "" if lines else None), quote=True)
 
 
 def render(reports: list[HostReport], mode: str, code: int, mask: Masker, when: float) -> str:
@@ -63,9 +64,10 @@ def render(reports: list[HostReport], mode: str, code: int, mask: Masker, when: 
                 body.append(f"<p>{_e(DRIFT_CLASS[s.drift_class])}</p>")
             for c in s.changes:
                 body.append(f"<details open><summary>{_e(mask(c.summary))}</summary>"
-                            f'<pre class="before">- {_e(mask(c.before))}</pre>'
-                            f'<pre class="after">+ {_e(mask(c.after))}</pre></details>')
-            body += [f'<p class="meta">{_e(mask(n))}</p>' for n in s.notes]
+                            f'<pre class="before">- {_e(mask(c.before), True)}</pre>'
+                            f'<pre class="after">+ {_e(mask(c.after), True)}</pre></details>')
+            body += [f'<p class="{"access" if n.startswith(HOST_ACCESS) else "meta"}">'
+                     f'{_e(mask(n))}</p>' for n in s.notes]
             parts.append(f"<details open><summary>{_e(s.step)}: {_e(s.status.value)}"
                          f"</summary>{''.join(body)}</details>")
         details.append(f'<section class="host">{"".join(parts)}</section>')

@@ -64,3 +64,12 @@ def test_verbose_shows_each_action_and_quiet_shows_nothing():
     assert "pct set" not in lines["default"] and "container 900" in lines["default"]
     assert "pct set 900 --cores 2" in lines["verbose"]
     assert lines["quiet"] == ""
+
+
+def test_a_diff_keeps_its_lines_indented_and_escaped():
+    step = StepResult("samba", Status.DRIFT,
+                      changes=[Change("smb.conf", "differs:\n-a = 1\n+a = 2\x1b[2J", "x")])
+    out = io.StringIO()
+    table([HostReport("h1", "10.0.0.1", steps=[step])], "verify", Masker([]), stream=out)
+    text = out.getvalue()
+    assert "      - differs:\n        -a = 1\n        +a = 2\\x1b[2J\n" in text, text
