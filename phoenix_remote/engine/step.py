@@ -25,13 +25,17 @@ import hashlib
 import json
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from phoenix_remote import __version__
 from phoenix_remote.config.models import HostConfig
 from phoenix_remote.config.secrets import Secret
 from phoenix_remote.engine.types import Plan
 from phoenix_remote.host.batch import Out, collect
+
+if TYPE_CHECKING:
+    from phoenix_remote.engine.ledger import Ledger
+    from phoenix_remote.host.api import PveClient
 
 
 class HostView(Protocol):
@@ -42,13 +46,13 @@ class HostView(Protocol):
     name: str
 
     @property
-    def api(self) -> Any: ...
+    def api(self) -> PveClient: ...
 
     @property
     def ssh_port_in_use(self) -> int: ...
 
     @property
-    def ledger(self) -> Any: ...
+    def ledger(self) -> Ledger | None: ...
 
 
 class Step:
