@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from phoenix_remote.config.loading import CONTROL_CHARS
 from phoenix_remote.engine.types import HOST_ACCESS, HostReport, Status
 
 JSON_SCHEMA = "phoenix_remote/run/v1"
@@ -22,17 +22,14 @@ STYLE = {"ok": "32", "changed": "36", "pending": "33", "drift": "33", "failed": 
          "skipped": "2", "unknown": "35", "warning": "33"}
 
 
-# C0/C1 controls and line separators in text from hosts (guest names, stderr, API
-# messages): shown escaped, so no terminal escape runs and no line is forged in the log
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
 def printable(text: str, indent: str | None = None) -> str:
-    """text with every control character escaped; with `indent`, line breaks are kept
+    """text from a host (guest names, stderr, API messages) with every control character
+    and line separator escaped (the ones configs may not hold either), so no terminal
+    escape runs and no log line is forged; with `indent`, line breaks are kept
     and each following line starts with it (a diff stays readable, and no line a host
     wrote can start at the left margin as if phoenix had printed it)."""
     def escape(part: str) -> str:
-        return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+        return CONTROL_CHARS.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
                                        else f"\\u{ord(m.group()):04x}"), part)
     if indent is None:
         return escape(text)

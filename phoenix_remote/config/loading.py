@@ -174,7 +174,7 @@ def strict_yaml(text: str, src: str) -> Any:
 
 
 # Unicode category Cc (C0, DEL, C1) and the line/paragraph separators
-_BAD_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 NAMED = {"\n": "a line break", "\r": "a carriage return", "\0": "a NUL byte"}
@@ -183,7 +183,7 @@ NAMED = {"\n": "a line break", "\r": "a carriage return", "\0": "a NUL byte"}
 def bad_char(text: str) -> str | None:
     """The first control or line-separator character in text, described (never the text
     around it, which may be a secret); None when clean."""
-    m = _BAD_CHAR.search(text)
+    m = CONTROL_CHARS.search(text)
     if m is None:
         return None
     what = NAMED.get(m.group(), f"control character U+{ord(m.group()):04X}")
