@@ -9,18 +9,17 @@ verify feeds alerts that clear by themselves once the host is back in policy.
     phoenix_host_last_in_policy_timestamp_seconds{host}   carried over from the last file
     phoenix_verify_timestamp_seconds, phoenix_verify_exit_code
 
-Written atomically (a temporary file in the same folder, then renamed), as node_exporter's
-textfile collector asks, so a scrape never reads half a file.
+Written atomically (cli/local_files.py), as node_exporter's textfile collector asks, so a
+scrape never reads half a file.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
+from phoenix_remote.cli.local_files import write_atomically
 from phoenix_remote.engine.types import HostReport, Status
 
 STATES = [s.value for s in Status]
@@ -90,14 +89,4 @@ def render(reports: list[HostReport], code: int, now: float, last_ok: dict[str, 
 
 
 def write(path: Path, reports: list[HostReport], code: int) -> None:
-    text = render(reports, code, time.time(), previous_last_ok(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(path, render(reports, code, time.time(), previous_last_ok(path)))

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from phoenix_remote import __version__
+from phoenix_remote.cli.local_files import write_atomically
 from phoenix_remote.cli.render import DRIFT_CLASS, Masker, printable
 from phoenix_remote.engine.types import HOST_ACCESS, HostReport
 
@@ -89,7 +90,4 @@ def render(reports: list[HostReport], mode: str, code: int, mask: Masker, when: 
 
 
 def write(path: Path, reports: list[HostReport], mode: str, code: int, mask: Masker) -> None:
-    text = render(reports, mode, code, mask, time.time())
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, render(reports, mode, code, mask, time.time()))

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from phoenix_remote.cli.local_files import write_atomically
 from phoenix_remote.errors import PhoenixError, UsageError
 
 MARK = "# written by `phoenix schedule install`; `phoenix schedule remove` takes it away"
@@ -104,12 +105,9 @@ def install(name: str, every: str, verify_args: list[str], enable: bool) -> list
         if path.exists() and MARK not in path.read_text(errors="replace"):
             raise PhoenixError(f"{path} exists and phoenix did not write it: left as it is; "
                                "choose another --name")
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for file, text in texts.items():
-        tmp = folder / f".{file}.tmp"
-        tmp.write_text(text)
-        tmp.replace(folder / file)
+        write_atomically(folder / file, text)
         written.append(folder / file)
     if enable:
         for args in (("daemon-reload",), ("enable", "--now", f"{name}.timer")):
