@@ -80,8 +80,7 @@ def module_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     """modprobe.d lines: only blacklisting and options; `install`/`remove` lines are
     commands run as root at the next modprobe, `softdep` loads other modules."""
     out = []
-    for major, nv in zip(["", *cfg.nvidia.by_pve_major], cfg.nvidia.variants()):
-        at = f"$.nvidia.by_pve_major.{major}" if major else "$.nvidia"
+    for at, nv in cfg.nvidia.variants_at():
         for i, line in enumerate(nv.blacklist_lines):
             if not MODPROBE_LINE.match(line):
                 out.append(Problem(src, f"{at}.blacklist_lines[{i}]",
@@ -94,17 +93,14 @@ def module_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
 def repository_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     """Repository lines apt would take unsigned packages from."""
     lines = [(f"$.apt.repositories[{i}]", r) for i, r in enumerate(cfg.apt.repositories)]
-    for major, nv in zip(["", *cfg.nvidia.by_pve_major], cfg.nvidia.variants()):
-        at = f"$.nvidia.by_pve_major.{major}" if major else "$.nvidia"
+    out = []
+    for at, nv in cfg.nvidia.variants_at():
         lines.append((f"{at}.repository", nv.repository))
         if not nv.repository_key_url.startswith("https://"):
-            lines.append((f"{at}.repository_key_url", "key-url"))
-    out = []
+            out.append(Problem(src, f"{at}.repository_key_url", "the signing key must come "
+                               "over https (over http anyone on the path could replace it)"))
     for where, line in lines:
-        if line == "key-url":
-            out.append(Problem(src, where, "the signing key must come over https (over http "
-                                           "anyone on the path could replace it)"))
-        elif APT_INSECURE.search(line):
+        if APT_INSECURE.search(line):
             out.append(Problem(src, where, "the line tells apt to take unsigned packages "
                                            "(trusted=yes / allow-insecure): refused"))
         elif (" http://" in line and "signed-by=" not in line
@@ -135,12 +131,18 @@ def nfs_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     return out
 
 
+def allows_ssh(allow: tuple[str, ...], port: int) -> bool:
+    """Whether ufw with these rules lets SSH on `port` in (the OpenSSH profile and the
+    ssh service name open 22 only: another port needs its own rule)."""
+    names = {str(port), f"{port}/tcp"} | ({"OpenSSH", "ssh"} if port == 22 else set())
+    return any(rule in names for rule in allow)
+
+
 def firewall_problems(cfg: HypervisorConfig, src: str, ssh_port: int | None) -> list[Problem]:
     """ufw is enabled with exactly these rules: without one for the port phoenix reaches
     the host on, the apply locks the operator out of the host it is converging."""
     port = ssh_port or 22
-    wanted = {str(port), f"{port}/tcp"} | ({"openssh", "ssh"} if port == 22 else set())
-    if not {r.strip().lower() for r in cfg.firewall.allow} & wanted:
+    if not allows_ssh(cfg.firewall.allow, port):
         rule = "OpenSSH" if port == 22 else f"{port}/tcp"
         return [Problem(src, "firewall.allow", f"no rule allows SSH (port {port}): enabling "
                         f"ufw would lock phoenix and you out; add {rule!r}")]

@@ -96,6 +96,12 @@ class NvidiaConfig(Frozen):
         """Every release's settings (what a probe must read before it knows the release)."""
         return [self] + [self.for_pve(int(m)) for m in self.by_pve_major]
 
+    def variants_at(self) -> list[tuple[str, NvidiaConfig]]:
+        """(the JSON path its values are written at, the settings) of every release: what
+        the checks report a problem at."""
+        paths = ["$.nvidia", *(f"$.nvidia.by_pve_major.{m}" for m in self.by_pve_major)]
+        return list(zip(paths, self.variants()))
+
 
 class AdminUserConfig(Frozen):
     username: str

@@ -74,8 +74,7 @@ def path_problems(cfg: HypervisorConfig, src: str) -> list[Problem]:
     for i, path in enumerate(c.apt.disable_lists):
         check(f"$.apt.disable_lists[{i}]", path, APT_LIST,
               "a file directly in /etc/apt/sources.list.d/ ending in .list or .sources")
-    for major, nv in zip(["", *c.nvidia.by_pve_major], c.nvidia.variants()):
-        at = f"$.nvidia.by_pve_major.{major}" if major else "$.nvidia"
+    for at, nv in c.nvidia.variants_at():
         check(f"{at}.repository_file", nv.repository_file, APT_LIST,
               "/etc/apt/sources.list.d/NAME.list or NAME.sources")
         check(f"{at}.repository_keyring", nv.repository_keyring,

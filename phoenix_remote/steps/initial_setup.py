@@ -7,6 +7,7 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
+from phoenix_remote.config.host_surface import allows_ssh
 from phoenix_remote.config.models import AptApiConfig, HostConfig
 from phoenix_remote.engine.step import HostView, Step
 from phoenix_remote.engine.types import Api, Change, CommitNetwork, Plan, Run
@@ -215,12 +216,10 @@ class InitialSetup(Step):
                               "enabled; ufw must not run beside it: disable it "
                               "(`systemctl disable --now proxmox-firewall`, nftables off in "
                               "the host's firewall options) or leave the firewall to it")
-        port = str(f["ssh_port"])  # the port this run uses
-        # the OpenSSH profile opens 22 only: another port needs its own rule
-        names = (port, f"{port}/tcp") + (("OpenSSH", "ssh") if port == "22" else ())
-        if not any(r in names for r in allow):
+        port = f["ssh_port"]  # the port this run uses
+        if not allows_ssh(allow, port):
             raise StepRefused(f"firewall.allow has no rule for SSH ({port}/tcp"
-                             + (" or OpenSSH" if port == "22" else "") + "): "
+                             + (" or OpenSSH" if port == 22 else "") + "): "
                              "enabling ufw would lock this tool out; add one")
         active, rules = f["ufw"].active, f["ufw"].rules
         missing = [r for r in cfg.config.firewall.allow if ufw_rule(r) not in rules]
