@@ -16,7 +16,7 @@ import argparse
 from phoenix_remote.config import inventory as inv
 from phoenix_remote.config.lxc import TAG
 from phoenix_remote.errors import PhoenixError, StepRefused, UsageError
-from phoenix_remote.steps.lxc_keys import split_prop
+from phoenix_remote.steps.lxc_keys import rootfs_volume
 
 
 def adopt_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
@@ -57,7 +57,7 @@ def adopt_containers(args: argparse.Namespace, result: inv.Inventory) -> int:
                 if TAG not in tags:
                     host.api.call("PUT", path, {"tags": ";".join(tags + [TAG]),
                                                 "digest": conf["digest"]})
-                rootfs = split_prop(str(conf.get("rootfs", ""))).get("", "")
+                rootfs = rootfs_volume(conf)
                 ledger.remember("containers", str(vmid), {
                     "hostname": ct.hostname, "rootfs": rootfs, "adopted": now()},
                     cfg.config.logging.log_file)

@@ -7,9 +7,10 @@ completion never fails loudly)."""
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from phoenix_remote.cli.defaults import inventory_path
 
 BASH = r"""# phoenix completion for bash: save what `phoenix completion bash` prints as
 #   ~/.local/share/bash-completion/completions/phoenix
@@ -34,13 +35,13 @@ def script(shell: str) -> str:
 def inventory_names(words: list[str]) -> list[str]:
     """Hosts and groups of the inventory these words name (or the default one)."""
     import yaml
-    path = None
+    given = None
     for flag in ("-i", "--inventory"):
         if flag in words[:-1]:
-            path = words[words.index(flag) + 1]
-    path = path or os.environ.get("PHOENIX_INVENTORY") or "inventory/hosts.yaml"
+            given = Path(words[words.index(flag) + 1])
+    path = inventory_path(argparse.Namespace(inventory=given))  # as the commands find it
     try:
-        doc = yaml.safe_load(Path(path).expanduser().read_text()[:4 * 1024 * 1024])
+        doc = yaml.safe_load(path.expanduser().read_text()[:4 * 1024 * 1024])
         return [*map(str, doc.get("hosts") or {}), *map(str, doc.get("groups") or {})]
     except (OSError, ValueError, AttributeError, yaml.YAMLError):
         return []
@@ -64,8 +65,7 @@ def candidates(cword: int, words: list[str],
     if command is None:
         if plain and plain[0] in groups:
             return sorted(n.split()[1] for n in by_name if n.startswith(plain[0] + " "))
-        return sorted({n.split()[0] for n in by_name} | {"completion"})
-    args_after = [w for w in plain[len(command.split()):]]
-    if command in HOST_POSITIONAL and not args_after:
+        return sorted({n.split()[0] for n in by_name})
+    if command in HOST_POSITIONAL and len(plain) == len(command.split()):  # HOST comes next
         return inventory_names(words)
     return sorted(s for a in by_name[command]._actions for s in a.option_strings)

@@ -39,6 +39,7 @@ from phoenix_remote.steps.lxc_keys import (
     desired_keys,
     differs,
     needs_root,
+    rootfs_volume,
     size_gb,
     split_prop,
     takes_restart,
@@ -250,7 +251,7 @@ def owned_containers(ledger: Any) -> dict[int, str]:
     out = {int(v): "" for v in items if str(v).isdigit()}  # records before the volume
     for vmid, rec in ledger.remembered("containers").items():
         if str(vmid).isdigit() and isinstance(rec, dict):
-            out[int(vmid)] = split_prop(str(rec.get("rootfs", ""))).get("", "")
+            out[int(vmid)] = rootfs_volume(rec)
     return out
 
 
@@ -272,7 +273,7 @@ def check_owner(vmid: int, ct: ContainerConfig, guest: pve.Record, node: str,
         raise StepRefused(f"vmid {vmid} ({guest.get('name')}) {where} is tagged '{TAG}' but "
                           "this host's ledger has no record of phoenix making it: left "
                           f"alone; run {adopt}")
-    rootfs = split_prop(str(conf.get("rootfs", ""))).get("", "")
+    rootfs = rootfs_volume(conf)
     if owned.get(vmid) and conf and rootfs != owned[vmid]:
         raise StepRefused(f"container {vmid} {where} has the rootfs {rootfs}, phoenix made it "
                           f"with {owned[vmid]}: it was re-created since; left alone, run "
@@ -532,7 +533,7 @@ def check_fixed_at_creation(vmid: int, ct: ContainerConfig, lxc: LxcConfig,
                           f", the config says {int(unpriv)}; PVE sets it only at creation: "
                           f"back it up and restore it (`pct restore --unprivileged "
                           f"{int(unpriv)}`), or change the config")
-    have_storage = split_prop(str(conf.get("rootfs", ""))).get("", "").split(":")[0]
+    have_storage = rootfs_volume(conf).split(":")[0]
     if have_storage != lxc.storage_of(ct):
         raise StepRefused(f"container {vmid}: rootfs is on {have_storage}, the config says "
                           f"{lxc.storage_of(ct)}: move it with `pct move-volume {vmid} rootfs "

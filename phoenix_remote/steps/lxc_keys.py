@@ -151,6 +151,11 @@ def split_prop(text: str) -> dict[str, str]:
     return out
 
 
+def rootfs_volume(record: dict) -> str:
+    """The volume of a config's (or a ledger record's) `rootfs` property string."""
+    return split_prop(str(record.get("rootfs", ""))).get("", "")
+
+
 def join_prop(values: dict[str, str]) -> str:
     """The inverse of split_prop: the bare value (key "") first, then k=v in order."""
     head = [values[""]] if "" in values else []
