@@ -21,6 +21,15 @@ from phoenix_remote.errors import PhoenixError, UsageError
 
 MARK = "# written by `phoenix schedule install`; `phoenix schedule remove` takes it away"
 SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?(?:(\d+)s)?$")
+UNIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a file name, never a path
+
+
+def unit_paths(name: str) -> tuple[Path, Path]:
+    """The timer and the service of a schedule called `name` (--name)."""
+    if not UNIT_NAME.match(name) or ".." in name:
+        raise UsageError(f"--name {name[:80]!r}: letters, digits, _ . - only (it names the "
+                         "unit files)")
+    return unit_dir() / f"{name}.timer", unit_dir() / f"{name}.service"
 
 
 def seconds_of(every: str) -> int:
@@ -98,7 +107,7 @@ def _systemctl(*args: str) -> str | None:
 def install(name: str, every: str, verify_args: list[str], enable: bool) -> list[Path]:
     span = seconds_of(every)
     workdir = Path.cwd().resolve()
-    folder = unit_dir()
+    folder = unit_paths(name)[0].parent
     texts = units(name, span, ["verify", "--quiet", *verify_args], workdir)
     for file in texts:
         path = folder / file
@@ -119,8 +128,7 @@ def install(name: str, every: str, verify_args: list[str], enable: bool) -> list
 
 
 def remove(name: str) -> list[Path]:
-    folder = unit_dir()
-    paths = [folder / f"{name}.timer", folder / f"{name}.service"]
+    paths = list(unit_paths(name))
     ours = [p for p in paths if p.exists() and MARK in p.read_text(errors="replace")]
     foreign = [p for p in paths if p.exists() and p not in ours]
     if foreign:

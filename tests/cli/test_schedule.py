@@ -60,3 +60,12 @@ def test_a_bad_span_is_a_usage_error(every, units, tmp_path, capsys):
     code = main(["schedule", "install", "--every", every, "-i", INV, "--prometheus",
                  str(tmp_path / "p.prom"), "--no-enable"])
     assert code == EXIT_USAGE and "--every" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["../../.bashrc", "a/b", ".hidden", "x y", ""])
+def test_the_name_cannot_point_outside_the_unit_folder(name, units, tmp_path, capsys):
+    code = main(["schedule", "install", "--every", "15m", "-i", INV, "--prometheus",
+                 str(tmp_path / "p.prom"), "--name", name, "--no-enable"])
+    assert code == EXIT_USAGE and "--name" in capsys.readouterr().err
+    assert not units.exists() and not (tmp_path / ".bashrc.timer").exists()
+    assert main(["schedule", "remove", "--name", name]) == EXIT_USAGE
