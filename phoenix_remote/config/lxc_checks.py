@@ -201,10 +201,15 @@ def _cycles(lxc: LxcConfig, src: str) -> list[Problem]:
 def _addresses(ct: ContainerConfig) -> Iterator[tuple[str, str]]:
     """(slot, "address 10.0.0.5" / "MAC address 52:54:..") of a container's interfaces."""
     for slot, net in ct.net.items():
-        for kind, value in (("address", net.ip.split("/")[0]),
-                            ("MAC address", (net.hwaddr or "").upper())):
-            if value and value != "dhcp":
-                yield slot, f"{kind} {value}"
+        for what in _net_claims(net.ip, net.hwaddr):
+            yield slot, what
+
+
+def _net_claims(ip: str, hwaddr: str | None) -> Iterator[str]:
+    """What one interface takes on the network: its static address and its MAC."""
+    for kind, value in (("address", ip.split("/")[0]), ("MAC address", (hwaddr or "").upper())):
+        if value and value != "dhcp":
+            yield f"{kind} {value}"
 
 
 def _duplicates(lxc: LxcConfig, vmids: list[str], src: str, where: str) -> list[Problem]:
@@ -271,12 +276,9 @@ def raw_claims(name: str, merged: dict, base: dict) -> FleetClaims:
     for vmid in merged.get("containers") or ():
         ct = cts.get(str(vmid)) if isinstance(cts, dict) else None
         for slot, n in ((ct or {}).get("net") or {}).items() if isinstance(ct, dict) else ():
-            if not isinstance(n, dict):
-                continue
-            for kind, value in (("address", str(n.get("ip", "")).split("/")[0]),
-                                ("MAC address", str(n.get("hwaddr") or "").upper())):
-                if value and value != "dhcp":
-                    found.append((vmid, slot, f"{kind} {value}"))
+            if isinstance(n, dict):
+                found += [(vmid, slot, what) for what in
+                          _net_claims(str(n.get("ip", "")), str(n.get("hwaddr") or ""))]
     return FleetClaims(name, frozenset(own), tuple(found))
 
 
